@@ -1,0 +1,172 @@
+"""Codecs: a framer plus a serde, chosen at run time by a value.
+
+``Textual()``, ``FixedBinary()`` and ``VariableBinary()`` describe *how* messages travel; the same
+attrs classes work with each.  A codec description is compiled once per protocol side into a
+:class:`CompiledCodec` (schemas derived, structs built); each connection then gets its own
+stateful :class:`Decoder` and a size-checking :class:`Encoder`, both with batch entry points so
+the engine handles a whole network read or a whole queue drain per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from ..errors import ConfigError, EncodeError
+from .framing import MAX_U32, FixedFramer, Framer, LengthPrefixedFramer, LineFramer
+from .serde import BatchSerde, Serde, as_batch_serde
+
+__all__ = [
+    "Codec",
+    "CompiledCodec",
+    "Decoder",
+    "Encoder",
+    "FixedBinary",
+    "Textual",
+    "VariableBinary",
+]
+
+
+class Codec(Protocol):
+    """A wire form: builds the compiled codec for one direction pair of a protocol."""
+
+    @property
+    def name(self) -> str: ...
+
+    def compile(
+        self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
+    ) -> CompiledCodec: ...
+
+
+class Decoder:
+    """Per-connection decoding state: a framer's partial frame and the serde to apply."""
+
+    __slots__ = ("decode_frames", "framer")
+
+    def __init__(self, framer: Framer, serde: BatchSerde) -> None:
+        self.framer = framer
+        self.decode_frames: Callable[[list[bytes]], list[Any]] = serde.decode_many
+
+    def decode_batch(self, data: bytes) -> list[Any]:
+        """Decode every complete frame in ``data``; a bad frame yields a DecodeError in its place.
+
+        Raises :class:`~trio_reactive.errors.FrameTooLarge` (with the frames accepted before it in
+        ``.frames``) when a frame exceeds the limit.
+        """
+        return self.decode_frames(self.framer.feed(data))
+
+
+class Encoder:
+    """Encodes and frames outgoing messages, refusing any payload over ``max_message_size``."""
+
+    __slots__ = ("_encode", "_encode_many", "_frame", "_frame_all", "max_message_size")
+
+    def __init__(self, framer: Framer, serde: BatchSerde, max_message_size: int) -> None:
+        self._encode = serde.encode
+        self._encode_many = serde.encode_many
+        self._frame = framer.frame
+        self._frame_all = framer.frame_all
+        self.max_message_size = max_message_size
+
+    def encode(self, message: Any) -> bytes:
+        """One message, framed, ready for the socket."""
+        payload = self._encode(message)
+        if len(payload) > self.max_message_size:
+            raise EncodeError(self._too_large(message, len(payload)))
+        return self._frame(payload)
+
+    def encode_batch(self, messages: Sequence[Any]) -> bytes:
+        """Many messages framed into one buffer (one ``send_all``)."""
+        payloads = self._encode_many(messages)
+        if payloads and max(map(len, payloads)) > self.max_message_size:
+            for message, payload in zip(messages, payloads, strict=True):
+                if len(payload) > self.max_message_size:
+                    raise EncodeError(self._too_large(message, len(payload)))
+        return self._frame_all(payloads)
+
+    def _too_large(self, message: Any, size: int) -> str:
+        return (
+            f"{type(message).__name__} encodes to {size} bytes, over "
+            f"max_message_size={self.max_message_size}"
+        )
+
+
+@attrs.frozen
+class CompiledCodec:
+    """A codec built for one protocol side: what it decodes and what it encodes."""
+
+    name: str
+    serde: BatchSerde
+    make_framer: Callable[[int], Framer]
+
+    def decoder(self, max_message_size: int = MAX_U32) -> Decoder:
+        return Decoder(self.make_framer(max_message_size), self.serde)
+
+    def encoder(self, max_message_size: int = MAX_U32) -> Encoder:
+        return Encoder(self.make_framer(MAX_U32), self.serde, max_message_size)
+
+
+def _custom_or(serde: Serde | None, build: Callable[[], BatchSerde]) -> BatchSerde:
+    return build() if serde is None else as_batch_serde(serde)
+
+
+@attrs.frozen
+class Textual:
+    """Newline-separated UTF-8 text; JSON objects via cattrs + orjson unless ``serde`` is given."""
+
+    serde: Serde | None = None
+    name: str = attrs.field(default="textual", init=False)
+
+    def compile(
+        self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
+    ) -> CompiledCodec:
+        from .json_serde import JsonSerde
+
+        serde = _custom_or(self.serde, lambda: JsonSerde(decode_types, encode_types))
+        return CompiledCodec(self.name, serde, LineFramer)
+
+
+@attrs.frozen
+class FixedBinary:
+    """Every message is one fixed-size record; a struct layout derived from the attrs fields.
+
+    With a custom ``serde``, give ``size``: the record size it reads and writes.
+    """
+
+    serde: Serde | None = None
+    size: int | None = None
+    name: str = attrs.field(default="fixed", init=False)
+
+    def compile(
+        self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
+    ) -> CompiledCodec:
+        if self.serde is None:
+            from .fixed_serde import FixedSerde
+
+            built = FixedSerde(decode_types, encode_types)
+            size = built.decode_size
+            serde: BatchSerde = built
+        else:
+            if self.size is None:
+                raise ConfigError("FixedBinary with a custom serde needs size=<record bytes>")
+            size = self.size
+            serde = as_batch_serde(self.serde)
+        return CompiledCodec(self.name, serde, lambda limit: FixedFramer(size, limit))
+
+
+@attrs.frozen
+class VariableBinary:
+    """A u32 little-endian length prefix, then a binary payload derived from the attrs fields."""
+
+    serde: Serde | None = None
+    name: str = attrs.field(default="variable", init=False)
+
+    def compile(
+        self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
+    ) -> CompiledCodec:
+        from .variable_serde import VariableSerde
+
+        serde = _custom_or(self.serde, lambda: VariableSerde(decode_types, encode_types))
+        return CompiledCodec(self.name, serde, LengthPrefixedFramer)
