@@ -1,0 +1,85 @@
+"""trio_reactive: stream-based, reactive client/server messaging on Trio.
+
+Protocols are attrs classes (a union per direction); logic is a processor from the stream of
+incoming messages to the stream of outgoing ones; the engine moves batches between a reader, the
+processor and a writer, with bounded queues everywhere.
+"""
+
+from .client import ClientConnection, connect, run_client
+from .composite import Service, Stage
+from .config import Config, RetryPolicy, Strategy
+from .errors import (
+    ConfigError,
+    ConnectFailed,
+    ConnectionClosed,
+    DecodeError,
+    EncodeError,
+    FrameTooLarge,
+    ProtocolDefinitionError,
+    QueueFull,
+    ReactiveError,
+    StageError,
+    WireError,
+)
+from .events import (
+    Connected,
+    Disconnected,
+    DisconnectReason,
+    Event,
+    InputError,
+    PeerArrived,
+    PeerLeft,
+    ProcessorError,
+    ServiceTerminating,
+    StageStats,
+)
+from .peer import Peer
+from .processor import per_message
+from .protocol import Protocol
+from .server import Server, serve_tcp
+from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
+from .wire.serde import Serde
+
+__all__ = [
+    "ClientConnection",
+    "Codec",
+    "Config",
+    "ConfigError",
+    "ConnectFailed",
+    "Connected",
+    "ConnectionClosed",
+    "DecodeError",
+    "DisconnectReason",
+    "Disconnected",
+    "EncodeError",
+    "Event",
+    "FixedBinary",
+    "FrameTooLarge",
+    "InputError",
+    "Peer",
+    "PeerArrived",
+    "PeerLeft",
+    "ProcessorError",
+    "Protocol",
+    "ProtocolDefinitionError",
+    "QueueFull",
+    "ReactiveError",
+    "RetryPolicy",
+    "Serde",
+    "Server",
+    "Service",
+    "ServiceTerminating",
+    "Stage",
+    "StageError",
+    "StageStats",
+    "Strategy",
+    "Textual",
+    "VariableBinary",
+    "WireError",
+    "connect",
+    "per_message",
+    "run_client",
+    "serve_tcp",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""A bounded FIFO whose consumer takes everything queued in one go.
+
+Trio's memory channels hand over one item per ``receive``, which is one scheduler step per item.
+The engine wants the opposite: producers append cheaply (``put_nowait`` never awaits) and the
+consumer wakes once and takes the whole backlog, so the cost of waking is paid per batch.
+Capacity counts *messages*: each item carries a weight (a decoded batch weighs its message count,
+an encoded reply buffer the number of replies in it).  An item is accepted whenever the queue is
+below capacity, so a batch larger than the room left still makes progress; the overshoot is at most
+one item.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+import trio
+
+__all__ = ["BatchQueue"]
+
+T = TypeVar("T")
+
+
+class BatchQueue(Generic[T]):
+    __slots__ = ("_capacity", "_closed", "_items", "_not_empty", "_not_full", "_weight")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: list[T] = []
+        self._weight = 0
+        self._closed = False
+        self._not_empty = trio.lowlevel.ParkingLot()
+        self._not_full = trio.lowlevel.ParkingLot()
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def weight(self) -> int:
+        """How many messages are queued."""
+        return self._weight
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put_nowait(self, item: T, weight: int = 1) -> bool:
+        """Append ``item`` if there is room (or the queue is empty); say whether it was taken.
+
+        A closed queue takes nothing: callers check ``closed`` to tell "full" from "closed".
+        """
+        if self._closed or self._weight >= self._capacity:
+            return False
+        self._items.append(item)
+        self._weight += weight
+        if self._not_empty:
+            self._not_empty.unpark_all()
+        return True
+
+    def put_front_nowait(self, item: T, weight: int = 1) -> None:
+        """Put ``item`` ahead of everything, ignoring capacity (used to replay unread input)."""
+        self._items.insert(0, item)
+        self._weight += weight
+        if self._not_empty:
+            self._not_empty.unpark_all()
+
+    async def wait_not_full(self) -> None:
+        """Return once a ``put_nowait`` may succeed (or the queue is closed)."""
+        while self._weight >= self._capacity and not self._closed:
+            await self._not_full.park()
+
+    def take_all_nowait(self) -> list[T]:
+        """Everything queued, oldest first, leaving the queue empty."""
+        items = self._items
+        if items:
+            self._items = []
+            self._weight = 0
+            if self._not_full:
+                self._not_full.unpark_all()
+        return items
+
+    async def take_all(self) -> list[T]:
+        """Wait for at least one item, then take everything; ``[]`` means closed and drained."""
+        while not self._items:
+            if self._closed:
+                return []
+            await self._not_empty.park()
+        return self.take_all_nowait()
+
+    def close(self) -> None:
+        """No more items will be accepted; waiting consumers drain what is left, then get []."""
+        self._closed = True
+        self._not_empty.unpark_all()
+        self._not_full.unpark_all()
+
+    def clear(self) -> int:
+        """Drop everything queued; return how many messages were dropped."""
+        dropped = self._weight
+        self.take_all_nowait()
+        return dropped

@@ -1,0 +1,185 @@
+"""Clients: an imperative connection for ``async with``, and a reactive one running a processor.
+
+Both connect with the config's ``connect_retry`` policy (stamina does the retrying, under trio),
+trying every address a host name resolves to, then run the same engine as the server, with the
+protocol mirrored: a client decodes what the server sends and encodes what the client sends.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import stamina
+import trio
+
+from ._sockets import apply_socket_options, peer_address
+from .composite import CompiledStage, Service
+from .config import Config
+from .connection import Connection, make_event_sink
+from .errors import ConnectFailed, ConnectionClosed
+from .events import DisconnectReason, Event
+from .peer import Peer
+from .processor import Adapted, Kind, Processor
+from .protocol import Protocol
+from .server import as_service
+
+__all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
+
+
+async def open_stream(
+    host: str | bytes,
+    port: int,
+    config: Config,
+    ssl_context: ssl.SSLContext | None = None,
+) -> trio.abc.Stream:
+    """Connect as ``config.connect_retry`` says; wrap in TLS when ``ssl_context`` is given."""
+    last_error: BaseException | None = None
+    stream: trio.abc.Stream | None = None
+    try:
+        async for attempt in stamina.retry_context(
+            on=OSError, **config.connect_retry.stamina_arguments()
+        ):
+            with attempt:
+                stream = await trio.open_tcp_stream(host, port)
+    except OSError as exc:
+        last_error = exc
+    if stream is None:
+        raise ConnectFailed(f"could not connect to {host!r}:{port}: {last_error}") from last_error
+    apply_socket_options(stream, config)
+    if ssl_context is None:
+        return stream
+    server_hostname = host.decode() if isinstance(host, bytes) else host
+    tls = trio.SSLStream(stream, ssl_context, server_hostname=server_hostname)
+    try:
+        await tls.do_handshake()
+    except trio.BrokenResourceError as exc:
+        await trio.aclose_forcefully(tls)
+        raise ConnectFailed(f"TLS handshake with {host!r}:{port} failed: {exc}") from exc
+    return tls
+
+
+async def run_client(
+    protocol: Protocol | Service,
+    processor: Processor | None = None,
+    host: str | bytes = "127.0.0.1",
+    port: int = 0,
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED,
+) -> DisconnectReason:
+    """Connect and run ``processor`` (or a composite ``Service``) on the connection.
+
+    Finishes by itself when the connection ends and says why.  With ``nursery.start`` it
+    reports the :class:`Peer` once connected.
+    """
+    service = as_service(protocol, processor)
+    config = config if config is not None else Config()
+    stream = await open_stream(host, port, config, ssl_context)
+    connection = Connection(
+        stream,  # type: ignore[arg-type]
+        peer_address(stream),
+        service.compile("client"),
+        service.initial,
+        service.router,
+        config,
+        make_event_sink(on_event),
+    )
+    task_status.started(connection.peer)
+    await connection.run()
+    assert connection.reason is not None
+    return connection.reason
+
+
+class _Imperative(enum.Enum):
+    CONNECTED = "connected"
+
+
+class ClientConnection:
+    """A connection driven by the caller: ``send``, ``receive``, ``async for``."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self._messages: Any = None
+        self._ready = trio.Event()
+        self._done = trio.Event()
+
+    async def _drive(self, peer: Peer, messages: AsyncIterator[Any]) -> None:
+        self._messages = messages
+        self._ready.set()
+        await self._done.wait()
+
+    async def send(self, message: Any) -> None:
+        await self.peer.send(message)
+
+    def send_nowait(self, message: Any) -> None:
+        self.peer.send_nowait(message)
+
+    async def receive(self) -> Any:
+        """The next message; :class:`ConnectionClosed` once the server has closed."""
+        try:
+            return await self._messages.__anext__()
+        except StopAsyncIteration:
+            raise ConnectionClosed(f"{self.peer!r}: the connection is closed") from None
+
+    def __aiter__(self) -> ClientConnection:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._messages.__anext__()
+        except (StopAsyncIteration, RuntimeError):
+            raise StopAsyncIteration from None
+
+    async def aclose(self, timeout: float | None = None) -> int:
+        """Flush what was sent and close; returns how many messages could not be sent."""
+        unsent = await self.peer.flush_and_close(timeout)
+        self._done.set()
+        return unsent
+
+
+@asynccontextmanager
+async def connect(
+    protocol: Protocol,
+    host: str | bytes,
+    port: int,
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[ClientConnection]:
+    """Connect and hand the caller the connection; flush and close on leaving the block."""
+    config = config if config is not None else Config()
+    stream = await open_stream(host, port, config, ssl_context)
+    side = protocol.side("client")
+    handle: ClientConnection
+    holder: list[ClientConnection] = []
+
+    async def drive(peer: Peer, messages: AsyncIterator[Any]) -> None:
+        await holder[0]._drive(peer, messages)
+
+    stage = CompiledStage(_Imperative.CONNECTED, side, Adapted(Kind.UNRESPONSIVE, drive))
+    connection = Connection(
+        stream,  # type: ignore[arg-type]
+        peer_address(stream),
+        {_Imperative.CONNECTED: stage},
+        _Imperative.CONNECTED,
+        None,
+        config,
+        make_event_sink(on_event),
+    )
+    handle = ClientConnection(connection.peer)
+    holder.append(handle)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(connection.run)
+        await handle._ready.wait()
+        try:
+            yield handle
+        finally:
+            with trio.CancelScope(shield=True):
+                await handle.aclose()

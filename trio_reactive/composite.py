@@ -1,0 +1,88 @@
+"""Composite services: stages with their own protocol, codec and processor.
+
+A connection starts in ``initial``; a processor commands a transition with ``peer.goto(stage)``
+and ends.  The same connection, peer id, session and any bytes already read move on to the next
+stage's processor, in that stage's codec.  A single-protocol service is the one-stage case: the
+engine only ever runs a :class:`Service`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import ProtocolDefinitionError
+from .processor import Adapted, Processor, adapt
+from .protocol import Protocol, ProtocolSide, Role
+
+if TYPE_CHECKING:
+    from .peer import Peer
+
+__all__ = ["Service", "Stage", "single_stage"]
+
+Router = Callable[["Peer"], Any]
+
+
+@attrs.frozen
+class Stage:
+    """One stage of a service: its protocol (messages and codec) and its processor."""
+
+    protocol: Protocol
+    processor: Processor
+
+
+@attrs.frozen
+class CompiledStage:
+    key: Any
+    side: ProtocolSide
+    processor: Adapted
+
+
+class _Single(enum.Enum):
+    ONLY = "only"
+
+
+@attrs.frozen(eq=False)
+class Service:
+    """A set of stages (keys of an ``enum.Enum``), the one to start in, and optionally a router.
+
+    ``router(peer) -> stage | None`` decides the next stage when a processor ends without
+    ``peer.goto``; without a router such an ending closes the connection.
+    """
+
+    stages: Mapping[Any, Stage | tuple[Protocol, Processor]]
+    initial: Any
+    router: Router | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.stages:
+            raise ProtocolDefinitionError("a service needs at least one stage")
+        if self.initial not in self.stages:
+            raise ProtocolDefinitionError(
+                f"initial stage {self.initial!r} is not one of the service's stages "
+                f"{list(self.stages)}"
+            )
+        for key, stage in self.stages.items():
+            if not isinstance(key, enum.Enum):
+                raise ProtocolDefinitionError(f"stage keys must be enum members, got {key!r}")
+            protocol = stage.protocol if isinstance(stage, Stage) else stage[0]
+            if not isinstance(protocol, Protocol):
+                raise ProtocolDefinitionError(f"stage {key!r} needs a Protocol, got {protocol!r}")
+
+    def compile(self, role: Role) -> dict[Any, CompiledStage]:
+        """Compile every stage for one end (codecs are cached per protocol and role)."""
+        compiled = {}
+        for key, stage in self.stages.items():
+            protocol, processor = (
+                (stage.protocol, stage.processor) if isinstance(stage, Stage) else stage
+            )
+            compiled[key] = CompiledStage(key, protocol.side(role), adapt(processor))
+        return compiled
+
+
+def single_stage(protocol: Protocol, processor: Processor) -> Service:
+    """The one-stage service behind every single-protocol call."""
+    return Service({_Single.ONLY: Stage(protocol, processor)}, _Single.ONLY)

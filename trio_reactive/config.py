@@ -1,0 +1,154 @@
+"""Configuration: frozen, validated on construction, read once when a connection starts.
+
+The engine picks its code paths from a :class:`Config` when a connection is set up, never per
+message.  :class:`RetryPolicy` carries the original's strategies for what to do when a queue is
+full (or a connect fails): wait, drop, close, back off, or keep trying for a while.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from .errors import ConfigError
+
+__all__ = ["Config", "RetryPolicy", "Strategy"]
+
+BACKOFF_FACTOR = 1.47
+BACKOFF_JITTER = 0.2
+
+
+class Strategy(enum.Enum):
+    WAIT = "wait"
+    DO_NOT_RETRY = "do_not_retry"
+    END_COMMUNICATIONS = "end_communications"
+    BACKOFF = "backoff"
+    YIELDING = "yielding"
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "≥ 0" if allow_zero else "> 0"
+        raise ConfigError(f"{name} must be {bound}, got {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """What to do when something cannot happen right now (a full queue, a refused connect).
+
+    Build one with the class methods; when a policy gives up (``backoff`` out of attempts,
+    ``yielding_for`` out of time) the connection is closed, as with ``end_communications``.
+    """
+
+    strategy: Strategy
+    attempts: int = 0
+    millis: float = 0.0
+    initial_delay: float = 0.001
+
+    def __attrs_post_init__(self) -> None:
+        if self.strategy is Strategy.BACKOFF:
+            if self.attempts < 1:
+                raise ConfigError(f"backoff needs attempts ≥ 1, got {self.attempts}")
+            _positive("backoff initial_delay", self.initial_delay)
+        if self.strategy is Strategy.YIELDING:
+            _positive("yielding_for millis", self.millis)
+
+    @classmethod
+    def wait(cls) -> RetryPolicy:
+        """Wait as long as it takes (plain backpressure)."""
+        return cls(Strategy.WAIT)
+
+    @classmethod
+    def do_not_retry(cls) -> RetryPolicy:
+        """Drop the message (or give up the connect) and carry on."""
+        return cls(Strategy.DO_NOT_RETRY)
+
+    @classmethod
+    def end_communications(cls) -> RetryPolicy:
+        """Close the connection at once."""
+        return cls(Strategy.END_COMMUNICATIONS)
+
+    @classmethod
+    def backoff(cls, attempts: int, initial_delay: float = 0.001) -> RetryPolicy:
+        """Retry up to ``attempts`` times, each delay ×1.47 with 20% jitter, then close."""
+        return cls(Strategy.BACKOFF, attempts=attempts, initial_delay=initial_delay)
+
+    @classmethod
+    def yielding_for(cls, millis: float) -> RetryPolicy:
+        """Keep waiting for up to ``millis`` milliseconds, then close."""
+        return cls(Strategy.YIELDING, millis=millis)
+
+    def delays(self) -> Iterator[float]:
+        """The backoff schedule in seconds: ``attempts`` delays growing by 1.47× ± 20%."""
+        delay = self.initial_delay
+        for _ in range(self.attempts):
+            yield delay * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+            delay *= BACKOFF_FACTOR
+
+    def stamina_arguments(self) -> dict[str, Any]:
+        """The same policy as arguments for ``stamina.retry_context`` (connects)."""
+        if self.strategy in (Strategy.DO_NOT_RETRY, Strategy.END_COMMUNICATIONS):
+            return {"attempts": 1, "timeout": None}
+        if self.strategy is Strategy.BACKOFF:
+            return {
+                "attempts": self.attempts + 1,
+                "timeout": None,
+                "wait_initial": self.initial_delay,
+                "wait_exp_base": BACKOFF_FACTOR,
+                "wait_jitter": self.initial_delay * BACKOFF_JITTER,
+                "wait_max": 5.0,
+            }
+        timeout = None if self.strategy is Strategy.WAIT else self.millis / 1000
+        return {"attempts": None, "timeout": timeout, "wait_initial": 0.01,
+                "wait_exp_base": BACKOFF_FACTOR, "wait_jitter": 0.002, "wait_max": 1.0}
+
+
+def _at_least(minimum: int) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"{attribute.name} must be an integer ≥ {minimum}, got {value!r}")
+
+    return check
+
+
+def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _positive(attribute.name, value, allow_zero=True)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Per-service settings (defaults suit most servers).
+
+    Capacities count messages; ``max_message_size`` bounds every frame in and out, so memory per
+    connection is bounded whatever the peer does: about ``incoming_capacity`` decoded messages,
+    ``outgoing_capacity`` encoded ones and one partial frame.
+    """
+
+    incoming_capacity: int = attrs.field(default=4096, validator=_at_least(1))
+    outgoing_capacity: int = attrs.field(default=4096, validator=_at_least(1))
+    max_message_size: int = attrs.field(default=1 << 20, validator=_at_least(1))
+    receive_size: int = attrs.field(default=65536, validator=_at_least(1))
+    flush_timeout: float = attrs.field(default=0.256, validator=_seconds)
+    incoming_retry: RetryPolicy = RetryPolicy.wait()
+    outgoing_retry: RetryPolicy = RetryPolicy.wait()
+    connect_retry: RetryPolicy = RetryPolicy.do_not_retry()
+    close_on_processor_error: bool = False
+    close_on_input_error: bool = False
+    tcp_nodelay: bool = True
+    keepalive: bool = False
+    linger: float | None = attrs.field(default=None, validator=_seconds)
+    ttl: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_message_size > 0xFFFFFFFF:
+            raise ConfigError("max_message_size must fit the u32 length prefix (≤ 4294967295)")
+        if self.ttl is not None and not 1 <= self.ttl <= 255:
+            raise ConfigError(f"ttl must be in 1..255, got {self.ttl}")
+        for name in ("incoming_retry", "outgoing_retry", "connect_retry"):
+            if not isinstance(getattr(self, name), RetryPolicy):
+                raise ConfigError(f"{name} must be a RetryPolicy")

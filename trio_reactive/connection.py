@@ -1,0 +1,645 @@
+"""The engine: one TCP connection, owned by a nursery, moving batches.
+
+Three tasks per connection::
+
+    reader ──(decoded batches, bounded)──► processor (the main task) ──(encoded replies, bounded)──► writer
+
+* The **reader** decodes a whole ``receive_some`` at once.  A sync per-message handler runs right
+  there, inline, with no task hop; other processor shapes get the batch through
+  :class:`~trio_reactive._queue.BatchQueue`.
+* The **main task** runs the stages of the service one after another, then closes.
+* The **writer** takes everything queued and writes it with one ``send_all``.
+
+Nothing here awaits once per message: waits happen per network read, per queue drain, or on the
+slow path of a full queue.
+
+Stage transitions keep every byte: each batch remembers the bytes it was decoded from, so when a
+stage ends the unconsumed remainder (the rest of the current batch, queued batches, a batch the
+reader holds) is re-framed by the next stage's codec.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+import trio
+
+from ._queue import BatchQueue
+from ._retry import Outcome, wait_for_room
+from .composite import CompiledStage
+from .config import Config
+from .errors import ConnectionClosed, DecodeError, EncodeError, FrameTooLarge, StageError
+from .events import (
+    Connected,
+    Disconnected,
+    DisconnectReason,
+    Event,
+    InputError,
+    PeerArrived,
+    PeerLeft,
+    ProcessorError,
+    ServiceTerminating,
+    StageStats,
+)
+from .peer import Peer
+from .processor import Adapted, Kind
+from .wire.framing import Framer
+
+__all__ = ["Connection", "EventSink", "make_event_sink"]
+
+logger = logging.getLogger("trio_reactive")
+
+EventSink = Callable[[Event], Awaitable[None]]
+
+_NO_GOTO: Any = object()
+#: Most bytes handed to one ``send_all``: bounds the copy made to coalesce a backlog.
+_MAX_WRITE = 1 << 22
+#: How long a graceful close of the stream (e.g. a TLS close_notify) may take.
+_CLOSE_TIMEOUT = 1.0
+_DISCONNECT_EVENT_TIMEOUT = 5.0
+
+
+def make_event_sink(on_event: Callable[[Event], Any] | None) -> EventSink:
+    """Wrap a sync or async callback so that its failures are logged, never raised."""
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    if on_event is None:
+        return ignore
+
+    async def sink(event: Event) -> None:
+        try:
+            result = on_event(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("on_event callback raised for %r", event)
+
+    return sink
+
+
+class Batch:
+    """Messages decoded from one read, and the bytes they came from (for stage transitions)."""
+
+    __slots__ = ("chunk_start", "data", "framer", "messages", "overflow")
+
+    def __init__(
+        self,
+        messages: list[Any],
+        data: bytes,
+        chunk_start: int,
+        framer: Framer,
+        overflow: FrameTooLarge | None,
+    ) -> None:
+        self.messages = messages
+        self.data = data
+        self.chunk_start = chunk_start
+        self.framer = framer
+        self.overflow = overflow
+
+
+class Connection:
+    """One connection's engine state; the public face of it is :class:`~trio_reactive.Peer`."""
+
+    def __init__(
+        self,
+        stream: trio.abc.HalfCloseableStream,
+        address: Any,
+        stages: dict[Any, CompiledStage],
+        initial: Any,
+        router: Callable[[Peer], Any] | None,
+        config: Config,
+        emit: EventSink,
+    ) -> None:
+        self.stream = stream
+        self.config = config
+        self._stages = stages
+        self._initial = initial
+        self._router = router
+        self._emit = emit
+        self.peer = Peer(self, address)
+        self.inbound: BatchQueue[Batch] = BatchQueue(config.incoming_capacity)
+        self.outbound: BatchQueue[bytes] = BatchQueue(config.outgoing_capacity)
+        self.stage_key: Any = None
+        self.closing = False
+        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
+        self.dropped_in = self.dropped_out = 0
+        self.reason: DisconnectReason | None = None
+        self.error: BaseException | None = None
+        self._eof = False
+        self._goto: Any = _NO_GOTO
+        self._stage_ending = False
+        self._stage_done = trio.Event()
+        self._stage_entered = trio.Event()
+        self._gate: trio.Event | None = None
+        self._in_hand: Batch | None = None
+        self._backlog: deque[Batch] = deque()
+        self._closed = trio.Event()
+        self._writer_done = trio.Event()
+        self._unsent = 0
+        self._reader_scope = trio.CancelScope()
+        self._writer_scope = trio.CancelScope()
+        self._process_scope = trio.CancelScope()
+        self._main_task: trio.lowlevel.Task | None = None
+        self._stage: CompiledStage = stages[initial]
+        self._enter(self._stage, b"")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Run every stage, then flush and close; fire the connection events exactly once."""
+        self._main_task = trio.lowlevel.current_task()
+        await self._emit(Connected(self.peer))
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write_loop)
+                nursery.start_soon(self._read_loop)
+                with self._process_scope:
+                    await self._run_stages()
+                await self._close(self.config.flush_timeout)
+        finally:
+            self.closing = True
+            self.stage_key = None
+            if self.reason is None:
+                self.reason = (
+                    DisconnectReason.PEER_CLOSED if self._eof else DisconnectReason.PROCESSOR_ENDED
+                )
+            with trio.move_on_after(_DISCONNECT_EVENT_TIMEOUT) as scope:
+                scope.shield = True
+                await self._emit(Disconnected(self.peer, self.reason, self.error))
+            self.peer.session.clear()
+
+    def _set_reason(self, reason: DisconnectReason, error: BaseException | None = None) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.error = error
+
+    def _request_close(self, reason: DisconnectReason, error: BaseException | None = None) -> None:
+        """End the current stage and the connection after it (from inside the engine)."""
+        self._set_reason(reason, error)
+        self._stage_ending = True
+        self._stage_done.set()
+
+    async def flush_and_close(self, timeout: float | None = None) -> int:
+        self._request_close(DisconnectReason.CLOSED)
+        if trio.lowlevel.current_task() is not self._main_task:
+            self._process_scope.cancel()
+        await self._close(self.config.flush_timeout if timeout is None else timeout)
+        return self._unsent
+
+    async def shutdown(self, grace: float) -> None:
+        """The service is terminating: tell the logic, let it flush within ``grace``, close."""
+        self._set_reason(DisconnectReason.SHUTDOWN)
+        await self._emit(ServiceTerminating(self.peer))
+        await self.flush_and_close(grace)
+
+    def abort(
+        self, reason: DisconnectReason = DisconnectReason.ABORTED, error: BaseException | None = None
+    ) -> None:
+        self._request_close(reason, error)
+        self._unsent += self.outbound.clear()
+        self.outbound.close()
+        self._reader_scope.cancel()
+        self._writer_scope.cancel()
+        self._process_scope.cancel()
+
+    async def _close(self, timeout: float) -> None:
+        """Flush what is queued within ``timeout``, then close the stream (idempotent)."""
+        if self.closing:
+            await self._closed.wait()
+            return
+        self.closing = True
+        self.inbound.close()
+        self.outbound.close()
+        self._reader_scope.cancel()
+        try:
+            with trio.move_on_after(timeout):
+                await self._writer_done.wait()
+            self._unsent += self.outbound.clear()
+            self._writer_scope.cancel()
+            with trio.move_on_after(_CLOSE_TIMEOUT) as scope:
+                scope.shield = True
+                await self.stream.aclose()
+        finally:
+            self._closed.set()
+
+    # ------------------------------------------------------------------ stages
+
+    def _enter(self, stage: CompiledStage, leftover: bytes) -> None:
+        """Make ``stage`` current and decode ``leftover`` (bytes the last stage did not use)."""
+        side = stage.side
+        limit = self.config.max_message_size
+        self._stage = stage
+        self.stage_key = stage.key
+        self._decoder = side.codec.decoder(limit)
+        encoder = side.codec.encoder(limit)
+        self.encode: Callable[[Any], bytes] = encoder.encode
+        self._encode_batch = encoder.encode_batch
+        self._outbound_types = frozenset(side.outbound)
+        self._inline = stage.processor.kind.inline
+        self._goto = _NO_GOTO
+        self._stage_ending = False
+        self._stage_done = trio.Event()
+        self._current = self._decode(leftover)
+        self._consumed = 0
+        self._backlog.clear()
+        entered, self._stage_entered = self._stage_entered, trio.Event()
+        entered.set()
+
+    async def _run_stages(self) -> None:
+        stage = self._stage
+        while True:
+            started = trio.current_time()
+            before = (self.messages_in, self.messages_out, self.bytes_in, self.bytes_out)
+            await self._emit(PeerArrived(self.peer, stage.key))
+            try:
+                if self._inline:
+                    await self._run_inline_stage()
+                else:
+                    await self._run_stream_stage(stage.processor)
+            finally:
+                stats = StageStats(
+                    self.messages_in - before[0],
+                    self.messages_out - before[1],
+                    self.bytes_in - before[2],
+                    self.bytes_out - before[3],
+                    trio.current_time() - started,
+                )
+                with trio.CancelScope(shield=True):
+                    await self._emit(PeerLeft(self.peer, stage.key, stats))
+            if self.reason is not None:
+                return
+            following = self._next_stage()
+            if following is None:
+                return
+            self._enter(following, self._take_unconsumed())
+            stage = following
+
+    def _next_stage(self) -> CompiledStage | None:
+        key = self._goto
+        if key is _NO_GOTO:
+            key = self._router(self.peer) if self._router is not None else None
+        if key is None:
+            return None
+        stage = self._stages.get(key)
+        if stage is None:
+            error = StageError(f"{self.peer!r}: no stage {key!r} in this service")
+            logger.error("%s; closing the connection", error)
+            self._set_reason(DisconnectReason.STAGE_ERROR, error)
+        return stage
+
+    def goto(self, key: Any) -> None:
+        if key not in self._stages:
+            raise StageError(f"no stage {key!r} in this service (it has {list(self._stages)})")
+        self._goto = key
+        self._stage_ending = True
+
+    def _take_unconsumed(self) -> bytes:
+        """The exact bytes read but not consumed by the stage that just ended."""
+        current = self._current
+        parts = [current.data[current.framer.offset_after(current.data, self._consumed) :]]
+        pending = [*self._backlog, *self.inbound.take_all_nowait()]
+        self._backlog.clear()
+        if self._in_hand is not None:
+            pending.append(self._in_hand)
+            self._in_hand = None
+        parts.extend(batch.data[batch.chunk_start :] for batch in pending)
+        return b"".join(parts)
+
+    async def _run_inline_stage(self) -> None:
+        """A sync handler stage: the reader runs it; here we only replay unread input."""
+        current = self._current
+        if current.messages or current.overflow is not None:
+            gate = self._gate = trio.Event()
+            try:
+                await self._handle_current()
+            finally:
+                self._gate = None
+                gate.set()
+        if not (self._stage_ending or self._eof):
+            await self._stage_done.wait()
+
+    async def _run_stream_stage(self, processor: Adapted) -> None:
+        peer = self.peer
+        messages = self._messages()
+        try:
+            if processor.kind is Kind.RESPONSIVE:
+                async with aclosing(processor.function(peer, messages)) as replies:
+                    async for reply in replies:
+                        data = self.encode(reply)
+                        if self.outbound.put_nowait(data):
+                            self.messages_out += 1
+                        else:
+                            await self.queue_outgoing_slow(data, 1)
+            elif processor.kind is Kind.UNRESPONSIVE:
+                await processor.function(peer, messages)
+            else:
+                await self._run_async_handler(processor.function, messages)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:
+            replies_on_error: list[Any] = []
+            await self._processor_error(exc, replies_on_error)
+            await self._emit_replies(replies_on_error)
+            self._request_close(DisconnectReason.PROCESSOR_ERROR, exc)
+        finally:
+            await messages.aclose()
+
+    async def _run_async_handler(
+        self, handler: Callable[..., Awaitable[Any]], messages: AsyncGenerator[Any, None]
+    ) -> None:
+        peer = self.peer
+        async for message in messages:
+            replies: list[Any] = []
+            try:
+                self._collect(await handler(peer, message), replies)
+            except Exception as exc:
+                await self._processor_error(exc, replies)
+            if replies:
+                await self._emit_replies(replies)
+
+    # ------------------------------------------------------------------ inbound
+
+    def _decode(self, data: bytes) -> Batch:
+        decoder = self._decoder
+        overflow = None
+        try:
+            messages = decoder.decode_batch(data)
+        except FrameTooLarge as exc:
+            messages = decoder.decode_frames(exc.frames)
+            overflow = exc
+        framer = decoder.framer
+        return Batch(messages, framer.examined, framer.chunk_start, framer, overflow)
+
+    async def _read_loop(self) -> None:
+        receive_some = self.stream.receive_some
+        size = self.config.receive_size
+        with self._reader_scope:
+            try:
+                while True:
+                    data = await receive_some(size)
+                    if not data:
+                        break
+                    self.bytes_in += len(data)
+                    batch = self._decode(data)
+                    if self._inline:
+                        await self._deliver_inline(batch)
+                    else:
+                        await self._deliver_queued(batch)
+                    if self.reason is not None:
+                        return
+                    if batch.overflow is not None:
+                        await self._stage_entered.wait()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                if not self.closing:
+                    self.abort(DisconnectReason.RESET, exc)
+                return
+            except ConnectionClosed:
+                return
+            self._eof = True
+            self.inbound.close()
+            if self._inline:
+                self._stage_done.set()
+
+    async def _deliver_inline(self, batch: Batch) -> None:
+        if self._gate is not None:
+            self._in_hand = batch
+            await self._gate.wait()
+            if self._in_hand is not batch:
+                return  # a transition took it, to replay it in the next stage
+            self._in_hand = None
+        self._current = batch
+        self._consumed = 0
+        await self._handle_current()
+        if self._stage_ending and self.reason is None:
+            entered = self._stage_entered
+            self._stage_done.set()
+            await entered.wait()
+
+    async def _handle_current(self) -> None:
+        """Run the sync handler over the current batch, inline; stop at a transition."""
+        batch = self._current
+        start = self._consumed
+        messages = batch.messages[start:] if start else batch.messages
+        handler = self._stage.processor.function
+        peer = self.peer
+        outbound_types = self._outbound_types
+        replies: list[Any] = []
+        consumed = start
+        for consumed, message in enumerate(messages, start + 1):  # noqa: B007 - read after the loop
+            if type(message) is DecodeError:
+                await self._input_error(message, replies)
+            else:
+                try:
+                    reply = handler(peer, message)
+                except Exception as exc:
+                    await self._processor_error(exc, replies)
+                else:
+                    if reply is not None:
+                        if type(reply) in outbound_types:
+                            replies.append(reply)
+                        else:
+                            self._collect(reply, replies)
+            if self._stage_ending:
+                break
+        self.messages_in += consumed - start
+        self._consumed = consumed
+        if replies:
+            await self._emit_replies(replies)
+        if batch.overflow is not None and consumed == len(batch.messages):
+            if not self._stage_ending:
+                await self._on_overflow(batch.overflow)
+
+    async def _deliver_queued(self, batch: Batch) -> None:
+        weight = len(batch.messages) or 1
+        if self.inbound.put_nowait(batch, weight):
+            return
+        self._in_hand = batch
+        try:
+            while True:
+                outcome = await wait_for_room(self.inbound, self.config.incoming_retry)
+                if self._in_hand is not batch or self.inbound.closed:
+                    return  # taken by a transition, or closing
+                if outcome is Outcome.ROOM:
+                    if self.inbound.put_nowait(batch, weight):
+                        return
+                elif outcome is Outcome.DROP:
+                    self.dropped_in += len(batch.messages)
+                    logger.warning("%r: processor too slow, dropped %d messages",
+                                   self.peer, len(batch.messages))
+                    return
+                else:
+                    self._request_close(DisconnectReason.SLOW_PEER)
+                    return
+        finally:
+            if self._in_hand is batch:
+                self._in_hand = None
+
+    async def _messages(self) -> AsyncGenerator[Any, None]:
+        """The stream of messages a stream processor iterates; ends at a transition or EOF."""
+        while True:
+            batch = self._current
+            messages = batch.messages
+            index = self._consumed
+            while index < len(messages):
+                if self._stage_ending:
+                    return
+                message = messages[index]
+                index += 1
+                self._consumed = index
+                if type(message) is DecodeError:
+                    replies: list[Any] = []
+                    await self._input_error(message, replies)
+                    await self._emit_replies(replies)
+                    continue
+                self.messages_in += 1
+                yield message
+            if self._stage_ending:
+                return
+            if batch.overflow is not None:
+                await self._on_overflow(batch.overflow)
+                return
+            if self._backlog:
+                self._current = self._backlog.popleft()
+                self._consumed = 0
+                continue
+            batches = await self.inbound.take_all()
+            if not batches:
+                return
+            self._current = batches[0]
+            self._consumed = 0
+            self._backlog.extend(batches[1:])
+
+    # ------------------------------------------------------------------ errors
+
+    def _collect(self, reply: Any, replies: list[Any]) -> None:
+        if reply is None:
+            return
+        if type(reply) in self._outbound_types:
+            replies.append(reply)
+            return
+        try:
+            replies.extend(reply)
+        except TypeError:
+            raise EncodeError(
+                f"a handler returned {reply!r}: expected a message, an iterable of messages "
+                "or None"
+            ) from None
+
+    def _reply_from_hook(self, hook: Callable[[Any], Any] | None, error: Any,
+                         replies: list[Any]) -> None:
+        if hook is None:
+            return
+        try:
+            reply = hook(error)
+        except Exception:
+            logger.exception("%r: error hook raised for %r", self.peer, error)
+            return
+        if reply is not None:
+            replies.append(reply)
+
+    async def _input_error(self, error: Exception, replies: list[Any]) -> None:
+        logger.debug("%r: undecodable input: %s", self.peer, error)
+        await self._emit(InputError(self.peer, error))
+        self._reply_from_hook(self._stage.side.input_error, error, replies)
+        if self.config.close_on_input_error:
+            self._request_close(DisconnectReason.INPUT_ERROR, error)
+
+    async def _processor_error(self, error: Exception, replies: list[Any]) -> None:
+        logger.warning("%r: processor raised %r", self.peer, error, exc_info=error)
+        await self._emit(ProcessorError(self.peer, error))
+        self._reply_from_hook(self._stage.side.processor_error, error, replies)
+        if self.config.close_on_processor_error:
+            self._request_close(DisconnectReason.PROCESSOR_ERROR, error)
+
+    async def _on_overflow(self, error: FrameTooLarge) -> None:
+        """An oversize frame: the stream cannot be trusted past it, so always close."""
+        replies: list[Any] = []
+        await self._input_error(error, replies)
+        await self._emit_replies(replies)
+        self._request_close(DisconnectReason.FRAME_TOO_LARGE, error)
+
+    # ------------------------------------------------------------------ outbound
+
+    async def _emit_replies(self, replies: list[Any]) -> None:
+        """Encode replies into one buffer and queue it; isolate a reply that cannot encode."""
+        if not replies:
+            return
+        try:
+            data = self._encode_batch(replies)
+            count = len(replies)
+        except EncodeError:
+            encoded = []
+            for reply in replies:
+                try:
+                    encoded.append(self.encode(reply))
+                except EncodeError as exc:
+                    logger.warning("%r: dropped a reply that cannot be encoded: %s", self.peer, exc)
+                    await self._emit(ProcessorError(self.peer, exc))
+            data, count = b"".join(encoded), len(encoded)
+            if not count:
+                return
+        if self.outbound.put_nowait(data, count):
+            self.messages_out += count
+        else:
+            await self.queue_outgoing_slow(data, count)
+
+    async def queue_outgoing_slow(self, data: bytes, count: int) -> None:
+        """The outgoing queue is full: follow the outgoing retry policy."""
+        while True:
+            if self.outbound.closed:
+                raise ConnectionClosed(f"{self.peer!r} is closed")
+            outcome = await wait_for_room(self.outbound, self.config.outgoing_retry)
+            if outcome is Outcome.ROOM:
+                if self.outbound.put_nowait(data, count):
+                    self.messages_out += count
+                    return
+            elif outcome is Outcome.DROP:
+                self.dropped_out += count
+                logger.warning("%r: peer too slow, dropped %d outgoing messages", self.peer, count)
+                return
+            else:
+                self._request_close(DisconnectReason.SLOW_PEER)
+                raise ConnectionClosed(f"{self.peer!r}: outgoing queue stayed full")
+
+    async def _write_loop(self) -> None:
+        send_all = self.stream.send_all
+        try:
+            with self._writer_scope:
+                while True:
+                    items = await self.outbound.take_all()
+                    if not items:
+                        return
+                    for data in _coalesce(items):
+                        await send_all(data)
+                        self.bytes_out += len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            if not self.closing:
+                self.abort(DisconnectReason.RESET, exc)
+        finally:
+            self._writer_done.set()
+
+
+def _coalesce(items: list[bytes]) -> list[bytes]:
+    """Join queued buffers into as few writes as possible, each at most about 4 MiB."""
+    if len(items) == 1:
+        return items
+    if sum(map(len, items)) <= _MAX_WRITE:
+        return [b"".join(items)]
+    writes: list[bytes] = []
+    group: list[bytes] = []
+    size = 0
+    for item in items:
+        if group and size + len(item) > _MAX_WRITE:
+            writes.append(b"".join(group))
+            group, size = [], 0
+        group.append(item)
+        size += len(item)
+    writes.append(b"".join(group))
+    return writes

@@ -1,0 +1,118 @@
+"""Events a service reports to its ``on_event`` callback.
+
+``Connected`` / ``Disconnected`` fire exactly once per TCP connection: the place to create and
+drop server-side sessions.  ``PeerArrived`` / ``PeerLeft`` fire around each stage a connection
+enters (once, for a single-protocol service).  The rest report errors that the engine handled
+without crashing anything.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from .peer import Peer
+
+__all__ = [
+    "Connected",
+    "DisconnectReason",
+    "Disconnected",
+    "Event",
+    "InputError",
+    "PeerArrived",
+    "PeerLeft",
+    "ProcessorError",
+    "ServiceTerminating",
+    "StageStats",
+]
+
+
+class DisconnectReason(enum.Enum):
+    """Why a connection ended."""
+
+    PEER_CLOSED = "the peer closed the connection"
+    RESET = "the connection broke (reset or I/O error)"
+    PROCESSOR_ENDED = "the processor ended"
+    CLOSED = "closed locally with flush_and_close"
+    ABORTED = "aborted locally"
+    SHUTDOWN = "the service shut down"
+    PROCESSOR_ERROR = "the processor raised"
+    INPUT_ERROR = "undecodable input"
+    FRAME_TOO_LARGE = "a frame exceeded max_message_size"
+    SLOW_PEER = "a queue stayed full past the retry policy"
+    STAGE_ERROR = "a transition to an unknown stage"
+
+
+@attrs.frozen
+class StageStats:
+    """What one stage of one connection did."""
+
+    messages_in: int
+    messages_out: int
+    bytes_in: int
+    bytes_out: int
+    duration: float
+
+
+@attrs.frozen
+class Connected:
+    peer: Peer
+
+
+@attrs.frozen
+class Disconnected:
+    peer: Peer
+    reason: DisconnectReason
+    error: BaseException | None = None
+
+
+@attrs.frozen
+class PeerArrived:
+    peer: Peer
+    stage: Any
+
+
+@attrs.frozen
+class PeerLeft:
+    """A stage ended. A callback may call ``peer.goto(stage)`` to choose the next one."""
+
+    peer: Peer
+    stage: Any
+    stats: StageStats
+
+
+@attrs.frozen
+class ServiceTerminating:
+    """The service is shutting down; ``peer`` is set for the per-connection notices."""
+
+    peer: Peer | None = None
+
+
+@attrs.frozen
+class InputError:
+    """A frame could not be decoded (or was too large); see ``error``."""
+
+    peer: Peer
+    error: Exception
+
+
+@attrs.frozen
+class ProcessorError:
+    """The processor (or encoding one of its replies) raised; see ``error``."""
+
+    peer: Peer
+    error: BaseException
+
+
+Event = (
+    Connected
+    | Disconnected
+    | PeerArrived
+    | PeerLeft
+    | ServiceTerminating
+    | InputError
+    | ProcessorError
+)

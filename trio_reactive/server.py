@@ -1,0 +1,199 @@
+"""The server: listeners, an accept loop, one engine per connection, graceful shutdown."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from ._sockets import apply_socket_options, peer_address
+from .composite import Service, single_stage
+from .config import Config
+from .connection import Connection, make_event_sink
+from .events import Event, ServiceTerminating
+from .peer import Peer
+from .processor import Processor
+from .protocol import Protocol
+
+__all__ = ["Server", "as_service", "serve_tcp"]
+
+logger = logging.getLogger("trio_reactive")
+
+#: accept() failures that mean "out of resources for now": log, wait, try again.
+_ACCEPT_RETRY_ERRNOS = {
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.ENOMEM,
+    errno.ENOBUFS,
+    errno.ECONNABORTED,
+}
+_ACCEPT_RETRY_DELAY = 0.1
+
+
+def as_service(target: Protocol | Service, processor: Processor | None) -> Service:
+    """Accept a protocol plus processor, or a composite service, for every entry point."""
+    if isinstance(target, Service):
+        if processor is not None:
+            raise TypeError("a Service carries its processors; do not pass another one")
+        return target
+    if processor is None:
+        raise TypeError("a single-protocol service needs a processor")
+    return single_stage(target, processor)
+
+
+class Server:
+    """A running server: its address, live peers, statistics and ``shutdown``."""
+
+    def __init__(
+        self,
+        listeners: list[trio.abc.Listener[Any]],
+        service: Service,
+        config: Config,
+        on_event: Callable[[Event], Any] | None,
+    ) -> None:
+        self.listeners = listeners
+        self.service = service
+        self.config = config
+        self._stages = service.compile("server")
+        self._emit = make_event_sink(on_event)
+        self._connections: set[Connection] = set()
+        self._accepting = trio.CancelScope()
+        self._shutdown_started = False
+        self._finished = trio.Event()
+        self.connections_accepted = 0
+        self.grace: float = config.flush_timeout
+
+    @property
+    def sockets(self) -> list[trio.socket.SocketType]:
+        found = []
+        for listener in self.listeners:
+            while not isinstance(listener, trio.SocketListener):
+                listener = listener.transport_listener  # type: ignore[attr-defined]
+            found.append(listener.socket)
+        return found
+
+    @property
+    def address(self) -> Any:
+        return self.sockets[0].getsockname()
+
+    @property
+    def port(self) -> int:
+        return int(self.address[1])
+
+    @property
+    def peers(self) -> list[Peer]:
+        return [connection.peer for connection in self._connections]
+
+    @property
+    def stats(self) -> dict[str, int]:
+        live = list(self._connections)
+        return {
+            "connections_accepted": self.connections_accepted,
+            "live_connections": len(live),
+            "live_messages_in": sum(c.messages_in for c in live),
+            "live_messages_out": sum(c.messages_out for c in live),
+        }
+
+    async def _serve(self, task_status: trio.TaskStatus[Server]) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                with self._accepting:
+                    async with trio.open_nursery() as accepting:
+                        for listener in self.listeners:
+                            accepting.start_soon(self._accept_loop, listener)
+                        task_status.started(self)
+        finally:
+            for listener in self.listeners:
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(listener)
+            self._finished.set()
+
+    async def _accept_loop(self, listener: trio.abc.Listener[Any]) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno in _ACCEPT_RETRY_ERRNOS:
+                    logger.error("accept() failed (%s); retrying in %ss", exc, _ACCEPT_RETRY_DELAY)
+                    await trio.sleep(_ACCEPT_RETRY_DELAY)
+                    continue
+                raise
+            except trio.ClosedResourceError:
+                return
+            self.connections_accepted += 1
+            self._nursery.start_soon(self._handle, stream)
+
+    async def _handle(self, stream: trio.abc.HalfCloseableStream) -> None:
+        try:
+            apply_socket_options(stream, self.config)
+        except OSError as exc:
+            logger.warning("could not set socket options: %s", exc)
+        connection = Connection(
+            stream,
+            peer_address(stream),
+            self._stages,
+            self.service.initial,
+            self.service.router,
+            self.config,
+            self._emit,
+        )
+        self._connections.add(connection)
+        try:
+            await connection.run()
+        except Exception:
+            logger.exception("connection %r failed", connection.peer)
+        finally:
+            self._connections.discard(connection)
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop accepting (the port is free at once), let live peers flush, close them all.
+
+        Returns when every connection task has ended; a second call just waits for that.
+        """
+        if self._shutdown_started:
+            await self._finished.wait()
+            return
+        self._shutdown_started = True
+        self._accepting.cancel()
+        for listener in self.listeners:
+            await trio.aclose_forcefully(listener)
+        await self._emit(ServiceTerminating())
+        grace = self.grace if grace is None else grace
+        async with trio.open_nursery() as nursery:
+            for connection in list(self._connections):
+                nursery.start_soon(connection.shutdown, grace)
+        await self._finished.wait()
+
+
+async def serve_tcp(
+    protocol: Protocol | Service,
+    processor: Processor | None = None,
+    port: int = 0,
+    host: str | bytes | None = None,
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``protocol`` with ``processor`` (or a composite ``Service``) on ``host:port``.
+
+    Use as ``server = await nursery.start(serve_tcp, protocol, processor, 0)``: port 0 picks a
+    free port (``server.port``); ``host=None`` listens on every interface.  Runs until
+    ``server.shutdown()`` or until cancelled.
+    """
+    service = as_service(protocol, processor)
+    config = config if config is not None else Config()
+    listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
+    if ssl_context is not None:
+        listeners = [
+            trio.SSLListener(listener, ssl_context, https_compatible=False)
+            for listener in listeners
+        ]
+    server = Server(listeners, service, config, on_event)
+    await server._serve(task_status)
