@@ -1,0 +1,701 @@
+"""The textual default serde: one JSON object per message, tagged by the class name.
+
+The wire form is Rust serde's default ("externally tagged") enum form, so a peer written with
+serde, or by hand, reads and writes it without a schema: ``{"Ping":{"n":1}}``, and ``{"Quit":{}}``
+for a class without fields.  Every message is tagged, even when a side has a single class, so a
+protocol can grow a variant without changing the bytes of the existing ones.
+
+Values go through one cattrs converter (the orjson preconf one, extra keys forbidden) and orjson.
+The converter is made *strict* where cattrs is lenient by default, because a peer's bytes are
+untrusted input: cattrs would turn ``"5"`` into ``5``, ``1.5`` into ``1``, ``"no"`` into ``True``,
+``null`` into the string ``"None"`` and the string ``"ab"`` into the list ``["a", "b"]``.  Here a
+value of the wrong JSON type is a :class:`DecodeError` that names the field, the expected type and
+what came instead.  Other choices on the wire:
+
+* ``bytes`` are standard, padded base64 (the preconf converter would use base85, which few other
+  languages read out of the box);
+* ``datetime``/``date`` are ISO 8601 strings (written by orjson, read by ``fromisoformat``);
+* enums travel as their values;
+* ``typing.Annotated`` metadata (binary layout hints such as ``construct.Int32ul``) is ignored;
+* NaN and infinities have no JSON form: orjson refuses them on input, and encoding refuses them
+  with :class:`EncodeError` instead of letting orjson write ``null``.
+
+Everything per class (structure and unstructure functions, whether a class can hold a float) is
+worked out once in ``__init__``; the per-message paths are a dict lookup and two calls.  Errors are
+explained only on the slow path, after the fast path has failed, so naming them costs nothing
+when frames are good.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections.abc
+import datetime
+import enum
+import math
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import cattrs
+import cattrs.gen
+import orjson
+from cattrs.cols import is_any_set, is_mapping, is_namedtuple, is_sequence
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.preconf.orjson import make_converter
+
+from ..errors import DecodeError, EncodeError, ProtocolDefinitionError
+
+__all__ = ["JsonSerde", "make_json_converter"]
+
+_PREVIEW = 60
+_StructureHook = Callable[[Any, Any], Any]
+_Encode = Callable[[Any], bytes]
+
+
+class _Invalid(ValueError):
+    """A value of the wrong JSON type or shape; its message is already phrased for the reader."""
+
+
+# --------------------------------------------------------------------------------------------
+# Describing values and types in error messages (slow path only)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _PREVIEW else text[: _PREVIEW - 3] + "..."
+
+
+def _describe(value: Any) -> str:
+    """Name a decoded JSON value by its JSON type, with a preview of scalars."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"number {_short(repr(value))}"
+    if isinstance(value, str):
+        return f"string {_short(repr(value))}"
+    if isinstance(value, list):
+        return f"array of {len(value)}"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _strip_annotated(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = tp.__origin__
+    return tp
+
+
+def _type_name(tp: Any) -> str:
+    tp = _strip_annotated(tp)
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    return repr(tp).replace("typing.", "")
+
+
+def _optional_inner(tp: Any) -> Any:
+    """``X`` for ``X | None`` (and ``Optional[X]``), else ``tp`` itself, Annotated stripped."""
+    tp = _strip_annotated(tp)
+    args = typing.get_args(tp)
+    if type(None) in args and len(args) == 2:
+        return _strip_annotated(args[0] if args[1] is type(None) else args[1])
+    return tp
+
+
+def _format_exception(exc: BaseException, tp: Any) -> str:
+    """Phrase one structuring failure (``cattrs.transform_error`` adds where it happened)."""
+    if isinstance(exc, _Invalid):
+        return str(exc)
+    if isinstance(exc, ForbiddenExtraKeysError):
+        keys = ", ".join(sorted(repr(key) for key in exc.extra_fields))
+        return f"unexpected key(s) {_short(keys)}"
+    if isinstance(exc, KeyError):
+        return "missing required field"
+    inner = _optional_inner(tp)
+    if isinstance(exc, (AttributeError, TypeError)) and attrs.has(inner):
+        # The generated attrs hook indexes and calls .keys() on its input: it was not an object.
+        return f"expected an object for {inner.__name__}"
+    if tp is not None:
+        return f"invalid {_type_name(tp)}: {type(exc).__name__}: {_short(str(exc))}"
+    return f"{type(exc).__name__}: {_short(str(exc))}"
+
+
+def _explain(exc: BaseException, path: str) -> str:
+    if isinstance(exc, (ClassValidationError, IterableValidationError)):
+        errors = cattrs.transform_error(exc, path, _format_exception)
+    else:
+        errors = [f"{_format_exception(exc, None)} @ {path}"]
+    shown = "; ".join(errors[:5])
+    return shown + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
+
+
+def _first_non_finite(value: Any, path: str) -> str | None:
+    """Where the first NaN or infinity sits in unstructured data, or None if there is none."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} = {value!r}"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_non_finite(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _first_non_finite(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Strict structure hooks
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if type(value) is int:
+        return value
+    raise _Invalid(f"expected an integer, got {_describe(value)}")
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    kind = type(value)
+    if kind is float:
+        return value  # type: ignore[no-any-return]
+    if kind is int:  # JSON has one number type: 1 and 1.0 are the same value
+        return float(value)
+    raise _Invalid(f"expected a number, got {_describe(value)}")
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if value is True or value is False:
+        return value
+    raise _Invalid(f"expected true or false, got {_describe(value)}")
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if type(value) is str:
+        return value
+    raise _Invalid(f"expected a string, got {_describe(value)}")
+
+
+def _structure_bytes(value: Any, _: Any) -> bytes:
+    if type(value) is str:
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    raise _Invalid(f"expected a base64 string, got {_describe(value)}")
+
+
+def _unstructure_bytes(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _structure_datetime(value: Any, _: Any) -> datetime.datetime:
+    if type(value) is str:
+        try:
+            return datetime.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _Invalid(f"expected an ISO 8601 datetime string, got {_describe(value)}")
+
+
+def _structure_date(value: Any, _: Any) -> datetime.date:
+    if type(value) is str:
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _Invalid(f"expected an ISO 8601 date string, got {_describe(value)}")
+
+
+def _enum_hook(cls: type[enum.Enum]) -> _StructureHook:
+    """A dict lookup by value, about 7x faster than ``cls(value)`` and strict about the type."""
+    name = cls.__name__
+    allowed = ", ".join(_short(repr(member.value)) for member in cls)
+
+    def invalid(value: Any) -> _Invalid:
+        return _Invalid(f"expected a {name} (one of {allowed}), got {_describe(value)}")
+
+    if issubclass(cls, enum.Flag):  # combinations are valid values without being members
+
+        def structure_flag(value: Any, _: Any) -> Any:
+            if type(value) is int:
+                try:
+                    return cls(value)
+                except ValueError:
+                    pass
+            raise invalid(value)
+
+        return structure_flag
+
+    members = {member.value: member for member in cls}
+    value_types = frozenset(type(value) for value in members)
+
+    def structure_enum(value: Any, _: Any) -> Any:
+        if type(value) in value_types:
+            try:
+                return members[value]
+            except KeyError:
+                pass
+        raise invalid(value)
+
+    return structure_enum
+
+
+def _is_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, enum.Enum)
+
+
+def _is_array(tp: Any) -> bool:
+    """Types whose JSON form is an array: lists, sequences, tuples and sets (not str/bytes)."""
+    if is_namedtuple(tp):
+        return False
+    return is_sequence(tp) or is_any_set(tp) or typing.get_origin(tp) is tuple
+
+
+def _is_plain_attrs(tp: Any) -> bool:
+    return isinstance(tp, type) and attrs.has(tp) and not typing.get_args(tp)
+
+
+def _is_optional(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    is_union = isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union
+    return is_union and len(args) == 2 and type(None) in args
+
+
+def _structure_items(
+    tp: Any, value: list[Any], hooks: Sequence[tuple[_StructureHook, Any]]
+) -> list[Any]:
+    out: list[Any] = []
+    errors: list[Exception] = []
+    for index, (item, (hook, item_type)) in enumerate(zip(value, hooks, strict=True)):
+        try:
+            out.append(hook(item, item_type))
+        except Exception as exc:
+            note = IterableValidationNote(f"Structuring {tp!r} @ index {index}", index, item_type)
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+            errors.append(exc)
+    if errors:
+        raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+    return out
+
+
+_EXACT: dict[Any, _StructureHook] = {
+    int: _structure_int,
+    float: _structure_float,
+    bool: _structure_bool,
+    str: _structure_str,
+    bytes: _structure_bytes,
+    datetime.datetime: _structure_datetime,
+    datetime.date: _structure_date,
+}
+
+
+class _StrictHooks:
+    """Strict structure hooks, installed on a cattrs converter as hook factories.
+
+    cattrs resolves ``int``, ``float``, ``str``, ``bytes`` and ``datetime`` through
+    ``functools.singledispatch``, which runs before any predicate and also matches subclasses
+    (an ``IntEnum`` field would get the ``int`` hook).  So rather than re-registering those
+    classes, the factories here build attrs classes, arrays, mappings and optionals themselves and
+    pick each field's or element's hook with :meth:`hook_for`, which knows the strict ones.
+    Everything else (other unions, named tuples, user-registered types) stays with cattrs.
+    """
+
+    def __init__(self, converter: cattrs.Converter) -> None:
+        self.converter = converter
+        self._enums: dict[type, _StructureHook] = {}
+
+    def install(self) -> None:
+        register = self.converter.register_structure_hook_factory
+        register(_is_optional, self.optional_hook)
+        register(is_mapping, self.mapping_hook)
+        register(_is_array, self.array_hook)
+        register(_is_plain_attrs, self.attrs_hook)
+
+    def hook_for(self, tp: Any) -> _StructureHook:
+        base = _strip_annotated(tp)
+        try:
+            exact = _EXACT.get(base)
+        except TypeError:  # an unhashable type expression: not one of ours
+            exact = None
+        if exact is not None:
+            return exact
+        if _is_enum(base):
+            hook = self._enums.get(base)
+            if hook is None:
+                hook = self._enums[base] = _enum_hook(base)
+            return hook
+        return self.converter.get_structure_hook(base)
+
+    def attrs_hook(self, cls: Any) -> _StructureHook:
+        overrides: dict[str, Any] = {}
+        try:
+            hints = typing.get_type_hints(cls, include_extras=True)
+        except Exception:
+            hints = {}
+        for field in attrs.fields(cls):
+            tp = hints.get(field.name)
+            if tp is not None and not isinstance(tp, typing.TypeVar):
+                overrides[field.name] = cattrs.gen.override(struct_hook=self.hook_for(tp))
+        return cattrs.gen.make_dict_structure_fn(cls, self.converter, **overrides)
+
+    def optional_hook(self, tp: Any) -> _StructureHook:
+        args = typing.get_args(tp)
+        inner_type = args[0] if args[1] is type(None) else args[1]
+        inner = self.hook_for(inner_type)
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else inner(value, inner_type)
+
+        return structure_optional
+
+    def array_hook(self, tp: Any) -> _StructureHook:
+        """Only a JSON array is accepted: cattrs would iterate a string or an object's keys."""
+        origin = typing.get_origin(tp) or tp
+        args = typing.get_args(tp)
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            element_hooks = [(self.hook_for(arg), arg) for arg in args]
+            count = len(args)
+
+            def structure_tuple(value: Any, _: Any) -> Any:
+                if type(value) is not list or len(value) != count:
+                    raise _Invalid(f"expected an array of {count}, got {_describe(value)}")
+                return tuple(_structure_items(tp, value, element_hooks))
+
+            return structure_tuple
+        element = args[0] if args else Any
+        element_hook = self.hook_for(element)
+        build: Callable[[list[Any]], Any] = list
+        if origin is tuple:
+            build = tuple
+        elif is_any_set(tp):
+            build = frozenset if origin in (frozenset, collections.abc.Set) else set
+
+        def structure_array(value: Any, _: Any) -> Any:
+            if type(value) is not list:
+                raise _Invalid(f"expected an array, got {_describe(value)}")
+            result = _structure_items(tp, value, [(element_hook, element)] * len(value))
+            return result if build is list else build(result)
+
+        return structure_array
+
+    def key_hook(self, key_type: Any) -> _StructureHook:
+        """JSON keys are strings: integer keys (and int-valued enums) arrive as their digits."""
+        key_type = _strip_annotated(key_type)
+        hook = self.hook_for(key_type)
+        int_valued = _is_enum(key_type) and all(type(m.value) is int for m in key_type)
+        if key_type is not int and not int_valued:
+            return hook
+
+        def structure_int_key(value: Any, tp: Any) -> Any:
+            if type(value) is str:
+                try:
+                    number = int(value)
+                except ValueError:
+                    pass
+                else:
+                    if str(number) == value:
+                        return hook(number, tp)
+            raise _Invalid(f"expected an integer key, got {_describe(value)}")
+
+        return structure_int_key
+
+    def mapping_hook(self, tp: Any) -> _StructureHook:
+        """Only a JSON object is accepted; a bad key or value is named."""
+        args = typing.get_args(tp)
+        key_type, value_type = args if len(args) == 2 else (Any, Any)
+        key_hook = self.key_hook(key_type)
+        value_hook = self.hook_for(value_type)
+
+        def structure_mapping(value: Any, _: Any) -> dict[Any, Any]:
+            if type(value) is not dict:
+                raise _Invalid(f"expected an object, got {_describe(value)}")
+            out: dict[Any, Any] = {}
+            errors: list[Exception] = []
+            for key, item in value.items():
+                try:
+                    out[key_hook(key, key_type)] = value_hook(item, value_type)
+                except Exception as exc:
+                    note = IterableValidationNote(
+                        f"Structuring {tp!r} @ key {key!r}", key, value_type
+                    )
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return out
+
+        return structure_mapping
+
+
+def make_json_converter() -> cattrs.Converter:
+    """The converter :class:`JsonSerde` uses by default: orjson preconf, strict, base64 bytes.
+
+    Exposed so that users can register hooks for their own types on a converter that already
+    behaves like the default, then pass it as ``JsonSerde(..., converter=...)``.
+    """
+    converter = make_converter(forbid_extra_keys=True)
+    converter.register_unstructure_hook(bytes, _unstructure_bytes)
+    _StrictHooks(converter).install()
+    return converter
+
+
+_default_converter: cattrs.Converter | None = None
+
+
+def _shared_converter() -> cattrs.Converter:
+    global _default_converter  # noqa: PLW0603 - built on first use, then reused for its cache
+    if _default_converter is None:
+        _default_converter = make_json_converter()
+    return _default_converter
+
+
+# --------------------------------------------------------------------------------------------
+# Which classes need the NaN check on encode
+
+
+_NO_FLOAT = (
+    int,
+    str,
+    bool,
+    bytes,
+    bytearray,
+    type(None),
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+)
+
+
+def _may_hold_float(tp: Any, seen: set[type]) -> bool:
+    """Whether a value of type ``tp`` can contain a float somewhere; True when unsure."""
+    tp = _strip_annotated(tp)
+    if tp is float:
+        return True
+    if tp in _NO_FLOAT:
+        return False
+    if isinstance(tp, type) and not typing.get_args(tp):
+        if issubclass(tp, enum.Enum):
+            return any(isinstance(member.value, float) for member in tp)
+        if attrs.has(tp):
+            if tp in seen:
+                return False
+            seen.add(tp)
+            try:
+                hints = typing.get_type_hints(tp, include_extras=True)
+            except Exception:
+                return True
+            return any(_may_hold_float(hints.get(f.name, Any), seen) for f in attrs.fields(tp))
+        if issubclass(tp, float):
+            return True
+        return not issubclass(tp, _NO_FLOAT)
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is typing.Literal:
+        return any(isinstance(arg, float) for arg in args)
+    if args:
+        return any(_may_hold_float(arg, seen) for arg in args if arg is not Ellipsis)
+    return True  # Any, a TypeVar, a bare container: cannot tell
+
+
+def _describe_message(message: Any) -> str:
+    return _short(repr(message))
+
+
+def _make_encoder(tag: str, unstructure: Callable[[Any], Any], check_floats: bool) -> _Encode:
+    """One class's encode function, with the NaN check compiled in only where it can matter.
+
+    The result is a copy of what orjson returns, made with ``.decode().encode()``.  orjson
+    allocates each output with a 1 KiB buffer and then shrinks it in place with ``realloc``.  If
+    thousands of those outputs are kept at once (a batch of payloads, waiting to be framed into one
+    buffer), each one holds a separate piece of the glibc heap.  When the batch is freed the heap
+    is trimmed, and the next batch takes page faults to grow it again.  Measured on a 2,000-message
+    batch, that costs about 2 µs per message.  Copying into a right-sized small object lets
+    orjson's buffer be reused at once, and costs about 0.03 µs.
+    """
+    dumps = orjson.dumps
+    if not check_floats:
+
+        def encode_plain(message: Any) -> bytes:
+            return dumps({tag: unstructure(message)}).decode().encode()  # see _make_encoder
+
+        return encode_plain
+
+    def encode_checked(message: Any) -> bytes:
+        obj = {tag: unstructure(message)}
+        out = dumps(obj)
+        # orjson writes a non-finite float as null: only look closer when a null was written.
+        if b"null" in out:
+            where = _first_non_finite(obj, "$")
+            if where is not None:
+                raise EncodeError(
+                    f"cannot encode {_describe_message(message)}: JSON has no NaN or "
+                    f"infinity, found {where}"
+                )
+        return out.decode().encode()
+
+    return encode_checked
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class JsonSerde:
+    """JSON objects externally tagged by class name, via cattrs and orjson.
+
+    ``decode_types`` are the classes this side reads, ``encode_types`` those it writes; their
+    names are the tags and must be distinct within each tuple.
+    """
+
+    __slots__ = ("_by_tag", "_encoders", "_known", "converter", "decode_types", "encode_types")
+
+    def __init__(
+        self,
+        decode_types: tuple[type, ...],
+        encode_types: tuple[type, ...],
+        *,
+        converter: cattrs.Converter | None = None,
+    ) -> None:
+        self.converter = converter if converter is not None else _shared_converter()
+        self.decode_types = tuple(decode_types)
+        self.encode_types = tuple(encode_types)
+        for side in (self.decode_types, self.encode_types):
+            names = [cls.__name__ for cls in side]
+            if len(set(names)) != len(names):
+                raise ProtocolDefinitionError(
+                    f"message classes of one side must have distinct names (used as tags): {names}"
+                )
+        self._by_tag: dict[str, tuple[type, _StructureHook]] = {
+            cls.__name__: (cls, self.converter.get_structure_hook(cls)) for cls in self.decode_types
+        }
+        self._encoders: dict[type, _Encode] = {
+            cls: _make_encoder(
+                cls.__name__,
+                self.converter.get_unstructure_hook(cls),
+                _may_hold_float(cls, set()),
+            )
+            for cls in self.encode_types
+        }
+        self._known = ", ".join(sorted(self._by_tag)) or "(none: this side receives nothing)"
+
+    # ---- encoding
+
+    def encode(self, message: Any) -> bytes:
+        """One message as a JSON object; raises :class:`EncodeError` naming the message."""
+        try:
+            encode = self._encoders[type(message)]
+        except KeyError:
+            raise EncodeError(self._not_ours(message)) from None
+        try:
+            return encode(message)
+        except EncodeError:
+            raise
+        except Exception as exc:
+            raise EncodeError(
+                f"cannot encode {_describe_message(message)}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def encode_many(self, messages: Sequence[Any]) -> list[bytes]:
+        """Every message encoded; the first one that cannot be raises :class:`EncodeError`."""
+        encoders = self._encoders
+        try:
+            return [encoders[type(message)](message) for message in messages]
+        except Exception:
+            pass
+        # Slow path, only after a failure: find the culprit and say what is wrong with it.
+        for message in messages:
+            self.encode(message)
+        raise EncodeError("cannot encode the batch")  # pragma: no cover - failure not repeatable
+
+    def _not_ours(self, message: Any) -> str:
+        allowed = ", ".join(cls.__name__ for cls in self.encode_types) or "nothing"
+        return (
+            f"cannot encode {_describe_message(message)}: {type(message).__qualname__} is not a "
+            f"message of this protocol side (it sends {allowed})"
+        )
+
+    # ---- decoding
+
+    def decode(self, payload: bytes) -> Any:
+        """One payload to a message; raises :class:`DecodeError` saying what was wrong."""
+        try:
+            ((tag, body),) = orjson.loads(payload).items()
+            cls, structure = self._by_tag[tag]
+            return structure(body, cls)
+        except Exception:
+            pass
+        raise self._diagnose(payload)
+
+    def decode_many(self, payloads: list[bytes]) -> list[Any]:
+        """Every payload decoded, a :class:`DecodeError` in place of each bad one; never raises."""
+        by_tag = self._by_tag
+        loads = orjson.loads
+        out: list[Any] = []
+        append = out.append
+        for payload in payloads:
+            try:
+                ((tag, body),) = loads(payload).items()
+                cls, structure = by_tag[tag]
+                append(structure(body, cls))
+            except Exception:
+                append(self._diagnose(payload))
+        return out
+
+    def _diagnose(self, payload: bytes) -> DecodeError:
+        """Work out, step by step, why ``payload`` does not decode (the slow path)."""
+        try:
+            reason = self._reason(payload)
+        except Exception as exc:  # the explanation itself must never escape decode_many
+            reason = f"undecodable frame ({type(exc).__name__}: {_short(str(exc))})"
+        try:
+            return DecodeError(reason, payload)
+        except Exception:
+            return DecodeError(reason)
+
+    def _reason(self, payload: bytes) -> str:
+        raw = bytes(payload)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"invalid UTF-8 at byte {exc.start}: {exc.reason}"
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            rest = text[exc.pos : exc.pos + 9].lstrip("-")
+            if rest.startswith(("NaN", "Infinity")):
+                return f"invalid JSON: NaN and Infinity are not JSON numbers (at char {exc.pos})"
+            return f"invalid JSON: {exc}"
+        if type(obj) is not dict:
+            return (
+                f"expected a JSON object tagged with the message name ({self._known}), "
+                f"got {_describe(obj)}"
+            )
+        if len(obj) != 1:
+            keys = _short(", ".join(repr(key) for key in obj))
+            got = f"{len(obj)} keys: {keys}" if obj else "an empty object"
+            return (
+                f"expected an object with exactly one key, the message tag ({self._known}), "
+                f"got {got}"
+            )
+        ((tag, body),) = obj.items()
+        if tag not in self._by_tag:
+            return f"unknown message tag {_short(repr(tag))}; expected one of {self._known}"
+        if type(body) is not dict:
+            return f"the body of {tag} must be a JSON object, got {_describe(body)}"
+        cls, structure = self._by_tag[tag]
+        try:
+            structure(body, cls)
+        except Exception as exc:
+            return f"invalid {tag}: {_explain(exc, '$.' + tag)}"
+        return "undecodable frame"  # pragma: no cover - decoding is deterministic
