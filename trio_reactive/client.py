@@ -62,6 +62,30 @@ async def open_stream(
     return tls
 
 
+async def _open_connection(
+    stages: dict[Any, CompiledStage],
+    *,
+    initial: Any,
+    router: Callable[[Peer], Any] | None,
+    host: str | bytes,
+    port: int,
+    config: Config | None,
+    on_event: Callable[[Event], Any] | None,
+    ssl_context: ssl.SSLContext | None,
+) -> Connection:
+    config = config if config is not None else Config()
+    stream = await open_stream(host, port, config, ssl_context)
+    return Connection(
+        stream,
+        address=peer_address(stream),
+        stages=stages,
+        initial=initial,
+        router=router,
+        config=config,
+        emit=make_event_sink(on_event),
+    )
+
+
 async def run_client(
     protocol: Protocol | Service,
     processor: Processor | None = None,
@@ -79,16 +103,15 @@ async def run_client(
     reports the :class:`Peer` once connected.
     """
     service = as_service(protocol, processor)
-    config = config if config is not None else Config()
-    stream = await open_stream(host, port, config, ssl_context)
-    connection = Connection(
-        stream,  # type: ignore[arg-type]
-        peer_address(stream),
+    connection = await _open_connection(
         service.compile("client"),
-        service.initial,
-        service.router,
-        config,
-        make_event_sink(on_event),
+        initial=service.initial,
+        router=service.router,
+        host=host,
+        port=port,
+        config=config,
+        on_event=on_event,
+        ssl_context=ssl_context,
     )
     task_status.started(connection.peer)
     await connection.run()
@@ -136,7 +159,7 @@ class ClientConnection:
         except (StopAsyncIteration, RuntimeError):
             raise StopAsyncIteration from None
 
-    async def aclose(self, timeout: float | None = None) -> int:
+    async def aclose(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         """Flush what was sent and close; returns how many messages could not be sent."""
         unsent = await self.peer.flush_and_close(timeout)
         self._done.set()
@@ -154,24 +177,23 @@ async def connect(
     ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[ClientConnection]:
     """Connect and hand the caller the connection; flush and close on leaving the block."""
-    config = config if config is not None else Config()
-    stream = await open_stream(host, port, config, ssl_context)
-    side = protocol.side("client")
-    handle: ClientConnection
     holder: list[ClientConnection] = []
 
     async def drive(peer: Peer, messages: AsyncIterator[Any]) -> None:
         await holder[0]._drive(peer, messages)
 
-    stage = CompiledStage(_Imperative.CONNECTED, side, Adapted(Kind.UNRESPONSIVE, drive))
-    connection = Connection(
-        stream,  # type: ignore[arg-type]
-        peer_address(stream),
+    stage = CompiledStage(
+        _Imperative.CONNECTED, protocol.side("client"), Adapted(Kind.UNRESPONSIVE, drive)
+    )
+    connection = await _open_connection(
         {_Imperative.CONNECTED: stage},
-        _Imperative.CONNECTED,
-        None,
-        config,
-        make_event_sink(on_event),
+        initial=_Imperative.CONNECTED,
+        router=None,
+        host=host,
+        port=port,
+        config=config,
+        on_event=on_event,
+        ssl_context=ssl_context,
     )
     handle = ClientConnection(connection.peer)
     holder.append(handle)

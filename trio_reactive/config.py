@@ -74,7 +74,7 @@ class RetryPolicy:
 
     @classmethod
     def backoff(cls, attempts: int, initial_delay: float = 0.001) -> RetryPolicy:
-        """Retry up to ``attempts`` times, each delay ×1.47 with 20% jitter, then close."""
+        """Retry up to ``attempts`` times, each delay x1.47 with 20% jitter, then close."""
         return cls(Strategy.BACKOFF, attempts=attempts, initial_delay=initial_delay)
 
     @classmethod
@@ -83,7 +83,7 @@ class RetryPolicy:
         return cls(Strategy.YIELDING, millis=millis)
 
     def delays(self) -> Iterator[float]:
-        """The backoff schedule in seconds: ``attempts`` delays growing by 1.47× ± 20%."""
+        """The backoff schedule in seconds: ``attempts`` delays growing by 1.47x +/- 20%."""
         delay = self.initial_delay
         for _ in range(self.attempts):
             yield delay * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
@@ -134,9 +134,9 @@ class Config:
     max_message_size: int = attrs.field(default=1 << 20, validator=_at_least(1))
     receive_size: int = attrs.field(default=65536, validator=_at_least(1))
     flush_timeout: float = attrs.field(default=0.256, validator=_seconds)
-    incoming_retry: RetryPolicy = RetryPolicy.wait()
-    outgoing_retry: RetryPolicy = RetryPolicy.wait()
-    connect_retry: RetryPolicy = RetryPolicy.do_not_retry()
+    incoming_retry: RetryPolicy = attrs.field(factory=RetryPolicy.wait)
+    outgoing_retry: RetryPolicy = attrs.field(factory=RetryPolicy.wait)
+    connect_retry: RetryPolicy = attrs.field(factory=RetryPolicy.do_not_retry)
     close_on_processor_error: bool = False
     close_on_input_error: bool = False
     tcp_nodelay: bool = True

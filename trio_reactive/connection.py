@@ -2,7 +2,7 @@
 
 Three tasks per connection::
 
-    reader ──(decoded batches, bounded)──► processor (the main task) ──(encoded replies, bounded)──► writer
+    reader ──(decoded batches)──► processor (the main task) ──(encoded replies)──► writer
 
 * The **reader** decodes a whole ``receive_some`` at once.  A sync per-message handler runs right
   there, inline, with no task hop; other processor shapes get the batch through
@@ -109,7 +109,8 @@ class Connection:
 
     def __init__(
         self,
-        stream: trio.abc.HalfCloseableStream,
+        stream: trio.abc.Stream,
+        *,
         address: Any,
         stages: dict[Any, CompiledStage],
         initial: Any,
@@ -186,7 +187,7 @@ class Connection:
         self._stage_ending = True
         self._stage_done.set()
 
-    async def flush_and_close(self, timeout: float | None = None) -> int:
+    async def flush_and_close(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         self._request_close(DisconnectReason.CLOSED)
         if trio.lowlevel.current_task() is not self._main_task:
             self._process_scope.cancel()
@@ -200,7 +201,9 @@ class Connection:
         await self.flush_and_close(grace)
 
     def abort(
-        self, reason: DisconnectReason = DisconnectReason.ABORTED, error: BaseException | None = None
+        self,
+        reason: DisconnectReason = DisconnectReason.ABORTED,
+        error: BaseException | None = None,
     ) -> None:
         self._request_close(reason, error)
         self._unsent += self.outbound.clear()
@@ -209,7 +212,7 @@ class Connection:
         self._writer_scope.cancel()
         self._process_scope.cancel()
 
-    async def _close(self, timeout: float) -> None:
+    async def _close(self, timeout: float) -> None:  # noqa: ASYNC109
         """Flush what is queued within ``timeout``, then close the stream (idempotent)."""
         if self.closing:
             await self._closed.wait()
@@ -366,7 +369,7 @@ class Connection:
 
     # ------------------------------------------------------------------ inbound
 
-    def _decode(self, data: bytes) -> Batch:
+    def _decode(self, data: bytes | bytearray) -> Batch:
         decoder = self._decoder
         overflow = None
         try:
@@ -452,9 +455,9 @@ class Connection:
         self._consumed = consumed
         if replies:
             await self._emit_replies(replies)
-        if batch.overflow is not None and consumed == len(batch.messages):
-            if not self._stage_ending:
-                await self._on_overflow(batch.overflow)
+        overflow = batch.overflow
+        if overflow is not None and consumed == len(batch.messages) and not self._stage_ending:
+            await self._on_overflow(overflow)
 
     async def _deliver_queued(self, batch: Batch) -> None:
         weight = len(batch.messages) or 1
@@ -471,8 +474,8 @@ class Connection:
                         return
                 elif outcome is Outcome.DROP:
                     self.dropped_in += len(batch.messages)
-                    logger.warning("%r: processor too slow, dropped %d messages",
-                                   self.peer, len(batch.messages))
+                    dropped = len(batch.messages)
+                    logger.warning("%r: processor too slow, dropped %d", self.peer, dropped)
                     return
                 else:
                     self._request_close(DisconnectReason.SLOW_PEER)

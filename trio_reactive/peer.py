@@ -81,7 +81,7 @@ class Peer:
         """
         self._conn.goto(stage)
 
-    async def flush_and_close(self, timeout: float | None = None) -> int:
+    async def flush_and_close(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         """Stop, send what is queued (within ``timeout``, default ``flush_timeout``), close.
 
         Returns how many queued messages could not be sent.

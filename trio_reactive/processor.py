@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -28,11 +28,11 @@ __all__ = ["Kind", "Processor", "adapt", "per_message"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-Processor = Union[
-    Callable[["Peer", AsyncIterator[Any]], AsyncIterator[Any]],
-    Callable[["Peer", AsyncIterator[Any]], Awaitable[None]],
-    Callable[["Peer", Any], Any],
-]
+Processor = (
+    Callable[["Peer", AsyncIterator[Any]], AsyncIterator[Any]]
+    | Callable[["Peer", AsyncIterator[Any]], Awaitable[None]]
+    | Callable[["Peer", Any], Any]
+)
 
 _PER_MESSAGE = "__trio_reactive_per_message__"
 

@@ -43,7 +43,7 @@ class Protocol:
 
     client: MessageSide
     server: MessageSide
-    codec: Codec = Textual()
+    codec: Codec = attrs.field(factory=Textual)
     processor_error: Callable[[BaseException], Any] | None = None
     input_error: Callable[[Exception], Any] | None = None
 

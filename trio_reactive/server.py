@@ -70,9 +70,10 @@ class Server:
     @property
     def sockets(self) -> list[trio.socket.SocketType]:
         found = []
-        for listener in self.listeners:
+        for outer in self.listeners:
+            listener: Any = outer
             while not isinstance(listener, trio.SocketListener):
-                listener = listener.transport_listener  # type: ignore[attr-defined]
+                listener = listener.transport_listener
             found.append(listener.socket)
         return found
 
@@ -128,19 +129,19 @@ class Server:
             self.connections_accepted += 1
             self._nursery.start_soon(self._handle, stream)
 
-    async def _handle(self, stream: trio.abc.HalfCloseableStream) -> None:
+    async def _handle(self, stream: trio.abc.Stream) -> None:
         try:
             apply_socket_options(stream, self.config)
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
         connection = Connection(
             stream,
-            peer_address(stream),
-            self._stages,
-            self.service.initial,
-            self.service.router,
-            self.config,
-            self._emit,
+            address=peer_address(stream),
+            stages=self._stages,
+            initial=self.service.initial,
+            router=self.service.router,
+            config=self.config,
+            emit=self._emit,
         )
         self._connections.add(connection)
         try:

@@ -49,7 +49,7 @@ class Decoder:
         self.framer = framer
         self.decode_frames: Callable[[list[bytes]], list[Any]] = serde.decode_many
 
-    def decode_batch(self, data: bytes) -> list[Any]:
+    def decode_batch(self, data: bytes | bytearray) -> list[Any]:
         """Decode every complete frame in ``data``; a bad frame yields a DecodeError in its place.
 
         Raises :class:`~trio_reactive.errors.FrameTooLarge` (with the frames accepted before it in

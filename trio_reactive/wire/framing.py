@@ -35,7 +35,7 @@ class Framer(Protocol):
     examined: bytes
     chunk_start: int
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         """Return the frames completed by ``data``; keep the partial one."""
         ...
 
@@ -76,7 +76,7 @@ class _FramerBase:
     def pending(self) -> bytes:
         return self._pending
 
-    def _take(self, data: bytes) -> bytes:
+    def _take(self, data: bytes | bytearray) -> bytes:
         """Join the kept partial frame with ``data`` and remember both for ``offset_after``."""
         pending = self._pending
         joined = pending + data if pending else bytes(data)
@@ -97,7 +97,7 @@ class LineFramer(_FramerBase):
 
     __slots__ = ()
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         joined = self._take(data)
         limit = self.max_message_size
         lines = joined.split(b"\n")
@@ -105,7 +105,7 @@ class LineFramer(_FramerBase):
         # A line can only be too long when the examined bytes are; skip the scan otherwise.
         if len(joined) > limit and lines and max(map(len, lines)) > limit:
             self._raise_on_long_line(lines, limit)
-        if len(tail) > limit:
+        if len(tail) > limit + tail.endswith(b"\r"):  # a last \r may start a \r\n ending
             self._pending = b""
             raise FrameTooLarge(len(tail), limit, self._strip(lines))
         self._pending = tail
@@ -159,7 +159,7 @@ class FixedFramer(_FramerBase):
             )
         self.size = size
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         joined = self._take(data)
         size = self.size
         end = len(joined) - len(joined) % size
@@ -176,7 +176,7 @@ class FixedFramer(_FramerBase):
     def frame_all(self, payloads: Iterable[bytes]) -> bytes:
         items = payloads if isinstance(payloads, list) else list(payloads)
         joined = b"".join(items)
-        if len(joined) != len(items) * self.size:
+        if len(joined) != len(items) * self.size or (items and max(map(len, items)) != self.size):
             for payload in items:
                 self.frame(payload)
         return joined
@@ -190,7 +190,7 @@ class LengthPrefixedFramer(_FramerBase):
 
     __slots__ = ()
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         joined = self._take(data)
         limit = self.max_message_size
         unpack_from = _LENGTH.unpack_from

@@ -23,7 +23,8 @@ def variants_of(side: MessageSide) -> tuple[type, ...]:
     Accepts a single class, a ``typing.Union``/``X | Y`` union, or a sequence of classes, and
     refuses anything that is not an attrs class, naming it.
     """
-    if isinstance(side, types.UnionType) or typing.get_origin(side) is typing.Union:
+    origin: Any = typing.get_origin(side)
+    if origin is typing.Union or origin is types.UnionType:
         classes: Sequence[Any] = typing.get_args(side)
     elif isinstance(side, (list, tuple)):
         classes = side
