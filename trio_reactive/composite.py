@@ -65,21 +65,24 @@ class Service:
                 f"initial stage {self.initial!r} is not one of the service's stages "
                 f"{list(self.stages)}"
             )
-        for key, stage in self.stages.items():
+        for key in self.stages:
             if not isinstance(key, enum.Enum):
                 raise ProtocolDefinitionError(f"stage keys must be enum members, got {key!r}")
-            protocol = stage.protocol if isinstance(stage, Stage) else stage[0]
+            protocol = self.stage(key).protocol
             if not isinstance(protocol, Protocol):
                 raise ProtocolDefinitionError(f"stage {key!r} needs a Protocol, got {protocol!r}")
+
+    def stage(self, key: Any) -> Stage:
+        """The stage declared under ``key`` (a ``(protocol, processor)`` pair is accepted too)."""
+        declared = self.stages[key]
+        return declared if isinstance(declared, Stage) else Stage(*declared)
 
     def compile(self, role: Role) -> dict[Any, CompiledStage]:
         """Compile every stage for one end (codecs are cached per protocol and role)."""
         compiled = {}
-        for key, stage in self.stages.items():
-            protocol, processor = (
-                (stage.protocol, stage.processor) if isinstance(stage, Stage) else stage
-            )
-            compiled[key] = CompiledStage(key, protocol.side(role), adapt(processor))
+        for key in self.stages:
+            stage = self.stage(key)
+            compiled[key] = CompiledStage(key, stage.protocol.side(role), adapt(stage.processor))
         return compiled
 
 

@@ -95,17 +95,22 @@ class Encoder:
 
 @attrs.frozen
 class CompiledCodec:
-    """A codec built for one protocol side: what it decodes and what it encodes."""
+    """A codec built for one protocol side: what it decodes and what it encodes.
+
+    Framers are per direction: a fixed-size codec's records may differ in size between what a
+    side reads and what it writes.
+    """
 
     name: str
     serde: BatchSerde
-    make_framer: Callable[[int], Framer]
+    inbound_framer: Callable[[int], Framer]
+    outbound_framer: Callable[[int], Framer]
 
     def decoder(self, max_message_size: int = MAX_U32) -> Decoder:
-        return Decoder(self.make_framer(max_message_size), self.serde)
+        return Decoder(self.inbound_framer(max_message_size), self.serde)
 
     def encoder(self, max_message_size: int = MAX_U32) -> Encoder:
-        return Encoder(self.make_framer(MAX_U32), self.serde, max_message_size)
+        return Encoder(self.outbound_framer(MAX_U32), self.serde, max_message_size)
 
 
 def _custom_or(serde: Serde | None, build: Callable[[], BatchSerde]) -> BatchSerde:
@@ -125,7 +130,7 @@ class Textual:
         from .json_serde import JsonSerde
 
         serde = _custom_or(self.serde, lambda: JsonSerde(decode_types, encode_types))
-        return CompiledCodec(self.name, serde, LineFramer)
+        return CompiledCodec(self.name, serde, LineFramer, LineFramer)
 
 
 @attrs.frozen
@@ -146,14 +151,19 @@ class FixedBinary:
             from .fixed_serde import FixedSerde
 
             built = FixedSerde(decode_types, encode_types)
-            size = built.decode_size
+            inbound_size, outbound_size = built.decode_size, built.encode_size
             serde: BatchSerde = built
         else:
             if self.size is None:
                 raise ConfigError("FixedBinary with a custom serde needs size=<record bytes>")
-            size = self.size
+            inbound_size = outbound_size = self.size
             serde = as_batch_serde(self.serde)
-        return CompiledCodec(self.name, serde, lambda limit: FixedFramer(size, limit))
+        return CompiledCodec(
+            self.name,
+            serde,
+            lambda limit: FixedFramer(inbound_size, limit),
+            lambda limit: FixedFramer(outbound_size, limit),
+        )
 
 
 @attrs.frozen
@@ -169,4 +179,4 @@ class VariableBinary:
         from .variable_serde import VariableSerde
 
         serde = _custom_or(self.serde, lambda: VariableSerde(decode_types, encode_types))
-        return CompiledCodec(self.name, serde, LengthPrefixedFramer)
+        return CompiledCodec(self.name, serde, LengthPrefixedFramer, LengthPrefixedFramer)
