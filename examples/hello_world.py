@@ -1,0 +1,112 @@
+"""Hello, World: the client says ``Hello``, the server answers ``World("Earth")``, then it closes.
+
+    python -m examples.hello_world                     # server and client in one process
+    python -m examples.hello_world server-only         # then, from another terminal:
+    python -m examples.hello_world client-only
+    python -m examples.hello_world --codec fixed       # the same program over another wire form
+
+One set of message classes serves every codec, picked at run time.  The fixed-binary codec gives
+every message one size, so ``World.place`` says how it is laid out: 16 bytes of UTF-8, padded
+with zeros.  The textual and variable-binary codecs carry the same field as an ordinary string.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Annotated
+
+import attrs
+import construct
+import trio
+
+import trio_reactive as tr
+
+__all__ = ["CODECS", "PROTOCOL", "Hello", "World", "answer", "main", "run", "say_hello", "serve"]
+
+
+@attrs.frozen
+class Hello:
+    """What the client says."""
+
+
+@attrs.frozen
+class World:
+    """What the server answers."""
+
+    place: Annotated[str, construct.PaddedString(16, "utf8")]
+
+
+PROTOCOL = tr.Protocol(client=Hello, server=World)
+CODECS: dict[str, tr.Codec] = {
+    "textual": tr.Textual(),
+    "fixed": tr.FixedBinary(),
+    "variable": tr.VariableBinary(),
+}
+DEFAULT_PORT = 9758
+
+
+def answer(peer: tr.Peer, hello: Hello) -> World:
+    """The server's logic: a plain function per message, whose return value is the reply."""
+    world = World("Earth")
+    print(f"server  <- {hello} from {peer.address[0]}:{peer.address[1]}, answering {world}")
+    return world
+
+
+async def serve(
+    codec: str,
+    host: str,
+    port: int,
+    *,
+    task_status: trio.TaskStatus[tr.Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until ``server.shutdown()`` or cancellation; ``nursery.start`` gives the server."""
+    async with trio.open_nursery() as nursery:
+        protocol = PROTOCOL.with_codec(CODECS[codec])
+        server: tr.Server = await nursery.start(tr.serve_tcp, protocol, answer, port, host)
+        print(f"server  listening on {host}:{server.port} ({codec} codec)")
+        task_status.started(server)
+
+
+async def say_hello(codec: str, host: str, port: int) -> World:
+    """The client: send ``Hello``, wait for the answer; leaving the block flushes and closes."""
+    async with tr.connect(PROTOCOL.with_codec(CODECS[codec]), host, port) as connection:
+        print(f"client  -> {Hello()}")
+        await connection.send(Hello())
+        world: World = await connection.receive()
+        print(f"client  <- {world}")
+        return world
+
+
+async def run(mode: str, codec: str, host: str, port: int) -> World | None:
+    """Run one mode: ``both`` (one process), ``server-only`` (until Ctrl-C) or ``client-only``."""
+    if mode == "client-only":
+        return await say_hello(codec, host, port)
+    async with trio.open_nursery() as nursery:
+        server: tr.Server = await nursery.start(serve, codec, host, port)
+        if mode == "server-only":
+            if codec == "textual":
+                print(f"        try: echo '{{\"Hello\":{{}}}}' | nc -N {host} {server.port}")
+            print("        Ctrl-C to stop")
+            await trio.sleep_forever()
+        world = await say_hello(codec, host, server.port)
+        await server.shutdown()
+        return world
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m examples.hello_world", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", nargs="?", default="both",
+                        choices=["both", "server-only", "client-only"])
+    parser.add_argument("--codec", choices=list(CODECS), default="textual")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
+    args = parser.parse_args(argv)
+    try:
+        trio.run(run, args.mode, args.codec, args.host, args.port)
+    except* KeyboardInterrupt:
+        print("bye")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The hello-world example, in each of its modes, over each codec.
+
+Server-only mode is also talked to the way its banner tells a person to: with the printed
+``echo ... | nc`` line, sent over a raw socket (and through a real ``nc`` when one is installed).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import trio
+
+from examples import hello_world
+from examples.hello_world import World
+
+HOST = "127.0.0.1"
+TIMEOUT = 10
+HINT = re.compile(r"echo '(?P<line>.*)' \| nc -N (?P<host>\S+) (?P<port>\d+)")
+
+codecs = pytest.mark.parametrize("codec", list(hello_world.CODECS))
+
+
+def _openbsd_nc() -> bool:
+    """Whether ``nc`` takes ``-N`` (half-close after stdin ends), as the printed line needs."""
+    if shutil.which("nc") is None:
+        return False
+    usage = subprocess.run(["nc", "-h"], check=False, capture_output=True, text=True, timeout=5)
+    return re.search(r"\s-N\s", usage.stdout + usage.stderr) is not None
+
+
+@codecs
+async def test_both_in_one_process(codec: str) -> None:
+    with trio.fail_after(TIMEOUT):
+        assert await hello_world.run("both", codec, HOST, 0) == World("Earth")
+
+
+@codecs
+async def test_client_only_against_a_server(codec: str) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(hello_world.serve, codec, HOST, 0)
+            assert await hello_world.run("client-only", codec, HOST, server.port) == World("Earth")
+            await server.shutdown()
+
+
+async def _server_only_hint(nursery: trio.Nursery, capsys: pytest.CaptureFixture[str]) -> str:
+    """Start server-only mode on a free port and return the ``nc`` line it prints."""
+    nursery.start_soon(hello_world.run, "server-only", "textual", HOST, 0)
+    printed = ""
+    while (found := HINT.search(printed)) is None:
+        await trio.sleep(0.01)
+        printed += capsys.readouterr().out
+    return found.group(0)
+
+
+async def test_server_only_answers_a_raw_socket(capsys: pytest.CaptureFixture[str]) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            hint = HINT.fullmatch(await _server_only_hint(nursery, capsys))
+            assert hint is not None
+            stream = await trio.open_tcp_stream(hint["host"], int(hint["port"]))
+            async with stream:
+                await stream.send_all(hint["line"].encode() + b"\n")
+                await stream.send_eof()
+                received = b""
+                while chunk := await stream.receive_some():
+                    received += chunk
+            assert received == b'{"World":{"place":"Earth"}}\n'
+            nursery.cancel_scope.cancel()
+
+
+@pytest.mark.skipif(not _openbsd_nc(), reason="no nc with -N (e.g. netcat-openbsd) installed")
+async def test_server_only_answers_the_printed_nc_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            command = await _server_only_hint(nursery, capsys)
+            done = await trio.run_process(["sh", "-c", command], capture_stdout=True)
+            assert done.stdout == b'{"World":{"place":"Earth"}}\n'
+            nursery.cancel_scope.cancel()
