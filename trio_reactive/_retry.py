@@ -30,6 +30,8 @@ async def wait_for_room(queue: BatchQueue[Any], policy: RetryPolicy) -> Outcome:
     """Wait for room in ``queue`` as ``policy`` says, and tell the caller what to do next."""
     strategy = policy.strategy
     if strategy is Strategy.DO_NOT_RETRY:
+        # Still a checkpoint: a sender looping on a full queue must let the writer run.
+        await trio.lowlevel.checkpoint()
         return Outcome.DROP
     if strategy is Strategy.WAIT:
         await queue.wait_not_full()

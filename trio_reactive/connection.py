@@ -473,9 +473,7 @@ class Connection:
                     if self.inbound.put_nowait(batch, weight):
                         return
                 elif outcome is Outcome.DROP:
-                    self.dropped_in += len(batch.messages)
-                    dropped = len(batch.messages)
-                    logger.warning("%r: processor too slow, dropped %d", self.peer, dropped)
+                    self._count_drop("in", len(batch.messages))
                     return
                 else:
                     self._request_close(DisconnectReason.SLOW_PEER)
@@ -604,12 +602,23 @@ class Connection:
                     self.messages_out += count
                     return
             elif outcome is Outcome.DROP:
-                self.dropped_out += count
-                logger.warning("%r: peer too slow, dropped %d outgoing messages", self.peer, count)
+                self._count_drop("out", count)
                 return
             else:
                 self._request_close(DisconnectReason.SLOW_PEER)
                 raise ConnectionClosed(f"{self.peer!r}: outgoing queue stayed full")
+
+    def _count_drop(self, direction: str, count: int) -> None:
+        """Count dropped messages; warn on the first drop only, so a flood cannot flood logs."""
+        if not (self.dropped_in or self.dropped_out):
+            logger.warning(
+                "%r: queue full, dropping %s messages as the retry policy says (counted in "
+                "dropped_in / dropped_out from now on)", self.peer, direction
+            )
+        if direction == "in":
+            self.dropped_in += count
+        else:
+            self.dropped_out += count
 
     async def _write_loop(self) -> None:
         send_all = self.stream.send_all
