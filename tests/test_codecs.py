@@ -1,0 +1,247 @@
+"""One suite, every codec: the same messages through Textual, FixedBinary and VariableBinary.
+
+Each codec is compiled the way a protocol compiles it (``codec.compile(decode_types,
+encode_types)``) and used through the engine's entry points: ``Encoder.encode_batch`` and
+``Decoder.decode_batch`` on arbitrary chunks of the byte stream.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.models import CLIENT, RICH, SERVER, Color, Move, Named, Ping, Pong, Quit
+from tests.strategies import messages, variants
+from trio_reactive.errors import ConfigError, DecodeError, EncodeError, FrameTooLarge
+from trio_reactive.wire.codec import (
+    Codec,
+    CompiledCodec,
+    Decoder,
+    FixedBinary,
+    Textual,
+    VariableBinary,
+)
+from trio_reactive.wire.framing import LengthPrefixedFramer
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+CODECS: dict[str, Codec] = {
+    "textual": Textual(),
+    "fixed": FixedBinary(),
+    "variable": VariableBinary(),
+}
+SIDES: dict[str, Any] = {"CLIENT": CLIENT, "SERVER": SERVER, "RICH": RICH}
+#: Which codecs carry which models (the fixed codec needs a fixed size for every field).
+CASES = [
+    (codec, side) for codec in CODECS for side in SIDES if not (codec == "fixed" and side == "RICH")
+]
+ALL_CODECS = pytest.mark.parametrize("codec", sorted(CODECS))
+ALL_CASES = pytest.mark.parametrize(("codec", "side"), CASES)
+
+
+@functools.cache
+def compiled(codec: str, side: str) -> CompiledCodec:
+    """A codec compiled for a peer that both reads and writes ``side`` (a loopback)."""
+    classes = variants(SIDES[side])
+    return CODECS[codec].compile(classes, classes)
+
+
+def decode_chunks(decoder: Decoder, chunks: list[bytes]) -> list[Any]:
+    out: list[Any] = []
+    for chunk in chunks:
+        out.extend(decoder.decode_batch(chunk))
+    return out
+
+
+def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(max(cut, 0), len(data)) for cut in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+cuts = st.lists(st.integers(0, 4000), max_size=10)
+
+
+# ---------------------------------------------------------------- round trips
+
+
+@ALL_CASES
+@FAST
+@given(data=st.data())
+def test_every_variant_round_trips(codec: str, side: str, data: st.DataObject) -> None:
+    message = data.draw(messages(SIDES[side]))
+    built = compiled(codec, side)
+    wire = built.encoder().encode(message)
+    assert built.decoder().decode_batch(wire) == [message]
+    assert built.serde.decode(built.serde.encode(message)) == message
+
+
+@ALL_CASES
+@FAST
+@given(data=st.data())
+def test_batches_survive_any_rechunking(codec: str, side: str, data: st.DataObject) -> None:
+    batch = data.draw(st.lists(messages(SIDES[side]), max_size=8))
+    built = compiled(codec, side)
+    encoder = built.encoder()
+    wire = encoder.encode_batch(batch)
+    assert wire == b"".join(encoder.encode(message) for message in batch)
+    assert built.decoder().decode_batch(wire) == batch  # every message in one chunk
+    assert decode_chunks(built.decoder(), split_at(wire, data.draw(cuts))) == batch
+    ones = [wire[i : i + 1] for i in range(len(wire))]
+    assert decode_chunks(built.decoder(), ones) == batch
+
+
+@ALL_CODECS
+def test_every_client_variant_in_one_batch(codec: str) -> None:
+    batch = [
+        Ping(0),
+        Ping(2**32 - 1),
+        Move(255, -1.5e300, 0.25, Color.GREEN, True),
+        Named("", bytes(8)),
+        Named("sixteen bytes!!!", b"\xff" * 8),
+        Named("é" * 8, b"12345678"),
+        Quit(),
+    ]
+    built = compiled(codec, "CLIENT")
+    assert built.decoder().decode_batch(built.encoder().encode_batch(batch * 3)) == batch * 3
+
+
+@ALL_CODECS
+def test_encoding_a_foreign_message_is_refused(codec: str) -> None:
+    encoder = compiled(codec, "SERVER").encoder()
+    with pytest.raises(EncodeError, match="Ping"):
+        encoder.encode(Ping(1))
+    with pytest.raises(EncodeError, match="Ping"):
+        encoder.encode_batch([Pong(1, 2), Ping(1)])
+
+
+# ---------------------------------------------------------------- max_message_size
+
+
+BIG = Named("a" * 16, b"12345678")
+
+
+def payload_size(codec: str, message: Any) -> int:
+    built = compiled(codec, "CLIENT")
+    return len(built.serde.encode(message))
+
+
+@pytest.mark.parametrize("codec", ["textual", "variable"])
+def test_frames_exactly_at_the_limit_pass_and_one_over_fail(codec: str) -> None:
+    built = compiled(codec, "CLIENT")
+    size = payload_size(codec, BIG)
+    small = built.encoder().encode(Ping(1))
+    wire = built.encoder(size).encode_batch([BIG, BIG])
+    assert built.decoder(size).decode_batch(small + wire) == [Ping(1), BIG, BIG]
+
+    with pytest.raises(EncodeError, match=f"max_message_size={size - 1}"):
+        built.encoder(size - 1).encode_batch([Ping(1), BIG])
+    with pytest.raises(EncodeError, match=f"max_message_size={size - 1}"):
+        built.encoder(size - 1).encode(BIG)
+
+    decoder = built.decoder(size - 1)
+    with pytest.raises(FrameTooLarge) as info:
+        decoder.decode_batch(small + wire)
+    # The frames before the oversize one are handed back, still to be decoded.
+    assert built.serde.decode_many(info.value.frames) == [Ping(1)]
+
+
+def test_fixed_record_larger_than_the_limit_is_a_config_error() -> None:
+    built = compiled("fixed", "CLIENT")
+    record = built.serde.decode_size  # type: ignore[attr-defined]
+    assert len(built.encoder().encode(Quit())) == record
+    wire = built.encoder(record).encode_batch([BIG, Quit()])
+    assert built.decoder(record).decode_batch(wire) == [BIG, Quit()]
+    with pytest.raises(ConfigError, match="exceeds max_message_size"):
+        built.decoder(record - 1)
+    with pytest.raises(EncodeError, match=f"max_message_size={record - 1}"):
+        built.encoder(record - 1).encode(Quit())
+
+
+# ---------------------------------------------------------------- hostile input
+
+
+@ALL_CODECS
+@settings(max_examples=80, deadline=None)
+@given(chunks=st.lists(st.binary(max_size=48), max_size=10))
+def test_random_bytes_yield_only_messages_decode_errors_or_frame_too_large(
+    codec: str, chunks: list[bytes]
+) -> None:
+    built = compiled(codec, "CLIENT")
+    classes = variants(CLIENT)
+    decoder = built.decoder(40)
+    for chunk in chunks:
+        try:
+            out = decoder.decode_batch(chunk)
+        except FrameTooLarge as exc:
+            assert exc.size > 40
+            out = built.serde.decode_many(exc.frames)
+            decoder = built.decoder(40)  # the engine closes the stream; start afresh
+        for item in out:
+            assert isinstance(item, DecodeError) or type(item) in classes
+
+
+def garbage_frame(codec: str, side: str, garbage: bytes) -> bytes:
+    """``garbage`` framed so that the framer accepts it and only the serde can object."""
+    if codec == "textual":
+        return garbage.replace(b"\n", b"") + b"\n"
+    if codec == "variable":
+        return LengthPrefixedFramer(2**16).frame(garbage)
+    record = compiled(codec, side).serde.decode_size  # type: ignore[attr-defined]
+    return (garbage + bytes(record))[:record]
+
+
+@ALL_CODECS
+@FAST
+@given(garbage=st.binary(max_size=40), data=st.data())
+def test_valid_frames_after_garbage_still_decode(
+    codec: str, garbage: bytes, data: st.DataObject
+) -> None:
+    built = compiled(codec, "CLIENT")
+    valid = data.draw(st.lists(messages(CLIENT), min_size=1, max_size=3))
+    wire = garbage_frame(codec, "CLIENT", garbage) + built.encoder().encode_batch(valid)
+    out = decode_chunks(built.decoder(), split_at(wire, data.draw(cuts)))
+    assert len(out) == 1 + len(valid)
+    assert out[1:] == valid
+    if isinstance(out[0], DecodeError):
+        assert out[0].reason
+
+
+BAD_PAYLOADS = {
+    "textual": [b"garbage", b'{"Ping":{"n":-1.5}}', b'{"Nope":{}}'],
+    "variable": [b"\xff", b"", b"\x00\x01", b"\x03junk"],
+    "fixed": [
+        b"\xff",
+        b"\x04",
+        b"\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x09",
+    ],
+}
+
+
+@ALL_CODECS
+def test_known_bad_payloads_between_good_ones(codec: str) -> None:
+    built = compiled(codec, "CLIENT")
+    encoder = built.encoder()
+    wire = encoder.encode(Ping(1))
+    for bad in BAD_PAYLOADS[codec]:
+        wire += garbage_frame(codec, "CLIENT", bad) + encoder.encode(Ping(2))
+    out = built.decoder().decode_batch(wire)
+    assert out[0] == Ping(1)
+    for index in range(len(BAD_PAYLOADS[codec])):
+        error, good = out[1 + 2 * index : 3 + 2 * index]
+        assert isinstance(error, DecodeError), (codec, index, error)
+        assert good == Ping(2)
+
+
+def test_fixed_record_with_a_bad_enum_value_names_the_field() -> None:
+    built = compiled("fixed", "CLIENT")
+    good = built.serde.encode(Move(1, 2.0, 3.0, Color.RED, False))
+    color_at = 1 + 1 + 8 + 4  # tag, player, x, y
+    bad = good[:color_at] + b"\x09" + good[color_at + 1 :]
+    [error] = built.serde.decode_many([bad])
+    assert isinstance(error, DecodeError)
+    assert "color" in error.reason
