@@ -50,8 +50,9 @@ async def _run_against_a_client_that_never_reads(
     config = tr.Config(outgoing_capacity=CAPACITY, outgoing_retry=policy, flush_timeout=0.05)
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, BLOBS, _stuck(peers), config=config,
-                                        on_event=events)
+            server = await start_server(
+                nursery, BLOBS, _stuck(peers), config=config, on_event=events
+            )
             stream = await raw_connect(server.port)
             with trio.move_on_after(seconds):
                 while True:
@@ -64,9 +65,7 @@ async def _run_against_a_client_that_never_reads(
 
 
 async def test_wait_back_pressures_with_bounded_memory() -> None:
-    events, peers, pending = await _run_against_a_client_that_never_reads(
-        tr.RetryPolicy.wait(), 0.5
-    )
+    events, _, pending = await _run_against_a_client_that_never_reads(tr.RetryPolicy.wait(), 0.5)
     assert max(pending) <= CAPACITY + 1
     assert max(pending) >= CAPACITY  # it really filled up and waited
     (gone,) = events.of(tr.Disconnected)

@@ -174,9 +174,7 @@ async def test_oversize_frame_closes_the_connection_and_spares_neighbours(codec:
                 await bad.aclose()
             await server.shutdown()
     if codec != "fixed":
-        assert any(
-            isinstance(event.error, tr.FrameTooLarge) for event in events.of(tr.InputError)
-        )
+        assert any(isinstance(event.error, tr.FrameTooLarge) for event in events.of(tr.InputError))
         reasons = [event.reason for event in events.of(tr.Disconnected)]
         assert tr.DisconnectReason.FRAME_TOO_LARGE in reasons
 
@@ -352,9 +350,7 @@ async def test_shutdown_with_busy_connections_flushes_and_frees_the_port() -> No
             assert again.port == port
             await again.shutdown()
     assert len(events.of(tr.Disconnected)) == 5
-    assert {event.reason for event in events.of(tr.Disconnected)} == {
-        tr.DisconnectReason.SHUTDOWN
-    }
+    assert {event.reason for event in events.of(tr.Disconnected)} == {tr.DisconnectReason.SHUTDOWN}
     assert len(events.of(tr.ServiceTerminating)) == 6  # one per peer, one for the service
     assert received
 
@@ -401,8 +397,7 @@ async def test_connect_retries_until_a_late_server_appears() -> None:
 
     async def late_server(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         await trio.sleep(0.3)
-        await tr.serve_tcp(proto, PROCESSORS["handler"], port, "127.0.0.1",
-                           task_status=task_status)
+        await tr.serve_tcp(proto, PROCESSORS["handler"], port, "127.0.0.1", task_status=task_status)
 
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:

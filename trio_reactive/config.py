@@ -103,8 +103,14 @@ class RetryPolicy:
                 "wait_max": 5.0,
             }
         timeout = None if self.strategy is Strategy.WAIT else self.millis / 1000
-        return {"attempts": None, "timeout": timeout, "wait_initial": 0.01,
-                "wait_exp_base": BACKOFF_FACTOR, "wait_jitter": 0.002, "wait_max": 1.0}
+        return {
+            "attempts": None,
+            "timeout": timeout,
+            "wait_initial": 0.01,
+            "wait_exp_base": BACKOFF_FACTOR,
+            "wait_jitter": 0.002,
+            "wait_max": 1.0,
+        }
 
 
 def _at_least(minimum: int) -> Any:

@@ -352,7 +352,10 @@ class Connection:
             await self._emit_replies(replies_on_error)
             self._request_close(DisconnectReason.PROCESSOR_ERROR, exc)
         finally:
-            await messages.aclose()
+            # An imperative client iterates from the caller's task; if that task is inside the
+            # generator now, the closed queue ends it there instead.
+            if not messages.ag_running:
+                await messages.aclose()
 
     async def _run_async_handler(
         self, handler: Callable[..., Awaitable[Any]], messages: AsyncGenerator[Any, None]
@@ -391,6 +394,7 @@ class Connection:
                         break
                     self.bytes_in += len(data)
                     batch = self._decode(data)
+                    entered = self._stage_entered
                     if self._inline:
                         await self._deliver_inline(batch)
                     else:
@@ -398,7 +402,9 @@ class Connection:
                     if self.reason is not None:
                         return
                     if batch.overflow is not None:
-                        await self._stage_entered.wait()
+                        # Past an oversize frame only a transition (which re-frames the
+                        # bytes in the next stage's codec) lets reading go on.
+                        await entered.wait()
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 if not self.closing:
                     self.abort(DisconnectReason.RESET, exc)
@@ -529,12 +535,12 @@ class Connection:
             replies.extend(reply)
         except TypeError:
             raise EncodeError(
-                f"a handler returned {reply!r}: expected a message, an iterable of messages "
-                "or None"
+                f"a handler returned {reply!r}: expected a message, an iterable of messages or None"
             ) from None
 
-    def _reply_from_hook(self, hook: Callable[[Any], Any] | None, error: Any,
-                         replies: list[Any]) -> None:
+    def _reply_from_hook(
+        self, hook: Callable[[Any], Any] | None, error: Any, replies: list[Any]
+    ) -> None:
         if hook is None:
             return
         try:
@@ -613,7 +619,9 @@ class Connection:
         if not (self.dropped_in or self.dropped_out):
             logger.warning(
                 "%r: queue full, dropping %s messages as the retry policy says (counted in "
-                "dropped_in / dropped_out from now on)", self.peer, direction
+                "dropped_in / dropped_out from now on)",
+                self.peer,
+                direction,
             )
         if direction == "in":
             self.dropped_in += count

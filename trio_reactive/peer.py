@@ -99,5 +99,3 @@ class Peer:
         stage = self._conn.stage_key
         stage_name = getattr(stage, "name", stage)
         return f"<Peer #{self.id} {address} stage={stage_name} pending={self.pending}>"
-
-
