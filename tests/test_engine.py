@@ -447,3 +447,70 @@ def test_processor_shapes_are_classified() -> None:
     assert adapt(PROCESSORS["unresponsive"]).kind is Kind.UNRESPONSIVE
     assert adapt(PROCESSORS["handler"]).kind is Kind.HANDLER
     assert adapt(PROCESSORS["async_handler"]).kind is Kind.ASYNC_HANDLER
+
+
+async def test_reactive_client_reconnects_after_the_server_closes() -> None:
+    proto = protocol("textual")
+    connections: list[int] = []
+    replies: list[int] = []
+
+    async def server_side(peer: tr.Peer, messages: Any) -> Any:
+        connections.append(peer.id)
+        async for message in messages:
+            yield Pong(message.n, len(connections))
+            if len(connections) < 3:
+                return  # close: the client should come back
+
+    async def client_side(peer: tr.Peer, messages: Any) -> Any:
+        yield Ping(len(replies))
+        async for message in messages:
+            replies.append(message.at)
+            if len(replies) == 3:
+                return
+
+    config = tr.Config(connect_retry=tr.RetryPolicy.backoff(5, initial_delay=0.01))
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, server_side)
+            reason = await tr.run_client(
+                proto,
+                client_side,
+                "127.0.0.1",
+                server.port,
+                config=config,
+                reconnect=tr.RetryPolicy.backoff(5, initial_delay=0.01),
+            )
+            await server.shutdown()
+    assert replies == [1, 2, 3]
+    assert len(set(connections)) == 3
+    assert reason is tr.DisconnectReason.PROCESSOR_ENDED
+
+
+async def test_reconnect_gives_up_with_a_typed_error() -> None:
+    proto = protocol("textual")
+
+    async def goodbye(peer: tr.Peer, messages: Any) -> Any:
+        yield Pong(0, 0)
+
+    async def listener(peer: tr.Peer, messages: Any) -> None:
+        async for _ in messages:
+            pass
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, goodbye)
+            port = server.port
+
+            async def stop_after_first(event: Any) -> None:
+                if isinstance(event, tr.Disconnected):
+                    await server.shutdown()
+
+            with pytest.raises(tr.ConnectFailed):
+                await tr.run_client(
+                    proto,
+                    listener,
+                    "127.0.0.1",
+                    port,
+                    on_event=stop_after_first,
+                    reconnect=tr.RetryPolicy.backoff(2, initial_delay=0.01),
+                )

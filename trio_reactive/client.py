@@ -18,7 +18,7 @@ import trio
 
 from ._sockets import apply_socket_options, peer_address
 from .composite import CompiledStage, Service
-from .config import Config
+from .config import Config, RetryPolicy
 from .connection import Connection, make_event_sink
 from .errors import ConnectFailed, ConnectionClosed
 from .events import DisconnectReason, Event
@@ -29,20 +29,23 @@ from .server import as_service
 
 __all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
 
+#: Endings that were not the client's choice, after which ``reconnect`` applies.
+_RECONNECT_AFTER = frozenset({DisconnectReason.PEER_CLOSED, DisconnectReason.RESET})
+
 
 async def open_stream(
     host: str | bytes,
     port: int,
     config: Config,
     ssl_context: ssl.SSLContext | None = None,
+    retry: RetryPolicy | None = None,
 ) -> trio.abc.Stream:
-    """Connect as ``config.connect_retry`` says; wrap in TLS when ``ssl_context`` is given."""
+    """Connect as ``retry`` (default ``config.connect_retry``) says; TLS with ``ssl_context``."""
+    retry = config.connect_retry if retry is None else retry
     last_error: BaseException | None = None
     stream: trio.abc.Stream | None = None
     try:
-        async for attempt in stamina.retry_context(
-            on=OSError, **config.connect_retry.stamina_arguments()
-        ):
+        async for attempt in stamina.retry_context(on=OSError, **retry.stamina_arguments()):
             with attempt:
                 stream = await trio.open_tcp_stream(host, port)
     except OSError as exc:
@@ -72,9 +75,10 @@ async def _open_connection(
     config: Config | None,
     on_event: Callable[[Event], Any] | None,
     ssl_context: ssl.SSLContext | None,
+    retry: RetryPolicy | None = None,
 ) -> Connection:
     config = config if config is not None else Config()
-    stream = await open_stream(host, port, config, ssl_context)
+    stream = await open_stream(host, port, config, ssl_context, retry)
     return Connection(
         stream,
         address=peer_address(stream),
@@ -95,28 +99,39 @@ async def run_client(
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    reconnect: RetryPolicy | None = None,
     task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED,
 ) -> DisconnectReason:
     """Connect and run ``processor`` (or a composite ``Service``) on the connection.
 
-    Finishes by itself when the connection ends and says why.  With ``nursery.start`` it
-    reports the :class:`Peer` once connected.
+    Finishes by itself when the connection ends and says why.  With ``reconnect``, a
+    connection the server closed or that broke is made again (following that policy; each new
+    connection is a new peer, starting at the initial stage), and
+    :class:`~trio_reactive.errors.ConnectFailed` is raised once the policy gives up.  With
+    ``nursery.start`` it reports the first :class:`Peer` once connected.
     """
     service = as_service(protocol, processor)
-    connection = await _open_connection(
-        service.compile("client"),
-        initial=service.initial,
-        router=service.router,
-        host=host,
-        port=port,
-        config=config,
-        on_event=on_event,
-        ssl_context=ssl_context,
-    )
-    task_status.started(connection.peer)
-    await connection.run()
-    assert connection.reason is not None
-    return connection.reason
+    stages = service.compile("client")
+    retry: RetryPolicy | None = None
+    while True:
+        connection = await _open_connection(
+            stages,
+            initial=service.initial,
+            router=service.router,
+            host=host,
+            port=port,
+            config=config,
+            on_event=on_event,
+            ssl_context=ssl_context,
+            retry=retry,
+        )
+        if retry is None:
+            task_status.started(connection.peer)
+        await connection.run()
+        assert connection.reason is not None
+        if reconnect is None or connection.reason not in _RECONNECT_AFTER:
+            return connection.reason
+        retry = reconnect
 
 
 class _Imperative(enum.Enum):
