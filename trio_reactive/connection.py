@@ -354,7 +354,7 @@ class Connection:
         finally:
             # An imperative client iterates from the caller's task; if that task is inside the
             # generator now, the closed queue ends it there instead.
-            if not messages.ag_running:
+            if not getattr(messages, "ag_running", False):
                 await messages.aclose()
 
     async def _run_async_handler(
