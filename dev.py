@@ -50,7 +50,7 @@ def ensure_environment(extras: str = "dev") -> None:
 
 
 def run(*args: str) -> int:
-    return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+    return subprocess.run([str(PYTHON), *args], cwd=ROOT, check=False).returncode
 
 
 def main(argv: list[str]) -> int:

@@ -15,8 +15,11 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import ConfigError, EncodeError
+from .fixed_serde import FixedSerde
 from .framing import MAX_U32, FixedFramer, Framer, LengthPrefixedFramer, LineFramer
+from .json_serde import JsonSerde
 from .serde import BatchSerde, Serde, as_batch_serde
+from .variable_serde import VariableSerde
 
 __all__ = [
     "Codec",
@@ -127,8 +130,6 @@ class Textual:
     def compile(
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
-        from .json_serde import JsonSerde
-
         serde = _custom_or(self.serde, lambda: JsonSerde(decode_types, encode_types))
         return CompiledCodec(self.name, serde, LineFramer, LineFramer)
 
@@ -148,8 +149,6 @@ class FixedBinary:
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
         if self.serde is None:
-            from .fixed_serde import FixedSerde
-
             built = FixedSerde(decode_types, encode_types)
             inbound_size, outbound_size = built.decode_size, built.encode_size
             serde: BatchSerde = built
@@ -176,7 +175,5 @@ class VariableBinary:
     def compile(
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
-        from .variable_serde import VariableSerde
-
         serde = _custom_or(self.serde, lambda: VariableSerde(decode_types, encode_types))
         return CompiledCodec(self.name, serde, LengthPrefixedFramer, LengthPrefixedFramer)

@@ -1,0 +1,25 @@
+"""The sans-IO wire layer: framers, serdes and codecs, with no trio import.
+
+Everything here turns bytes into message objects and back and can be tested with plain bytes.
+"""
+
+from .codec import Codec, CompiledCodec, Decoder, Encoder, FixedBinary, Textual, VariableBinary
+from .framing import FixedFramer, Framer, LengthPrefixedFramer, LineFramer
+from .serde import BatchSerde, Serde, as_batch_serde
+
+__all__ = [
+    "BatchSerde",
+    "Codec",
+    "CompiledCodec",
+    "Decoder",
+    "Encoder",
+    "FixedBinary",
+    "FixedFramer",
+    "Framer",
+    "LengthPrefixedFramer",
+    "LineFramer",
+    "Serde",
+    "Textual",
+    "VariableBinary",
+    "as_batch_serde",
+]
