@@ -255,6 +255,19 @@ def _upgrade_service(old_codec: str, new_codec: str) -> tr.Service:
     )
 
 
+async def _exchange(service: tr.Service, segment: bytes) -> bytes:
+    """Send ``segment`` in one write to a fresh server, close our side, return all it sent."""
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, service)
+            stream = await raw_connect(server.port)
+            await stream.send_all(segment)
+            await stream.send_eof()
+            received = await read_until_eof(stream)
+            await server.shutdown()
+    return received
+
+
 def _codec_pair(codec: str) -> tuple[Any, Any]:
     """The compiled codecs a client sends with and a server replies with."""
     proto = tr.Protocol(CLIENT, SERVER, codec=CODECS[codec])
@@ -270,14 +283,7 @@ async def test_back_to_back_messages_across_a_transition(old_codec: str, new_cod
     segment = old_side.encoder().encode(Ping(1)) + new_side.encoder().encode_batch(
         [Ping(2), Ping(3)]
     )
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, service)
-            stream = await raw_connect(server.port)
-            await stream.send_all(segment)
-            await stream.send_eof()
-            received = await read_until_eof(stream)
-            await server.shutdown()
+    received = await _exchange(service, segment)
     expected = old_reply.encoder().encode(Pong(1, 1)) + new_reply.encoder().encode_batch(
         [Pong(2, 2), Pong(3, 2)]
     )
@@ -313,14 +319,7 @@ async def test_serializer_upgrade_both_ways_text_fixed_text() -> None:
     )
     pairs = [_codec_pair(codecs[phase]) for phase in order]
     segment = b"".join(sent.encoder().encode(Ping(i)) for i, (sent, _) in enumerate(pairs))
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, service)
-            stream = await raw_connect(server.port)
-            await stream.send_all(segment)
-            await stream.send_eof()
-            received = await read_until_eof(stream)
-            await server.shutdown()
+    received = await _exchange(service, segment)
     assert received == b"".join(
         reply.encoder().encode(Pong(i, i + 1)) for i, (_, reply) in enumerate(pairs)
     )
