@@ -82,3 +82,13 @@ async def test_server_only_answers_the_printed_nc_command(
             done = await trio.run_process(["sh", "-c", command], capture_stdout=True)
             assert done.stdout == b'{"World":{"place":"Earth"}}\n'
             nursery.cancel_scope.cancel()
+
+
+@codecs
+def test_the_demo_round_trips_both_messages(codec: str) -> None:
+    from examples import demo
+
+    for message in (hello_world.Hello(), World("Earth")):
+        wire, decoded = demo.round_trip(codec, message)
+        assert decoded == message
+        assert wire
