@@ -32,7 +32,7 @@ from tests.models import (
 from tests.strategies import messages, strategy_for, variants
 from trio_reactive.errors import DecodeError, EncodeError, ProtocolDefinitionError
 from trio_reactive.wire.codec import Textual
-from trio_reactive.wire.json_serde import JsonSerde, _may_hold_float
+from trio_reactive.wire.json_serde import JsonSerde, _float_fields, _may_hold_float
 from trio_reactive.wire.serde import BatchSerde
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -438,6 +438,32 @@ def test_nested_non_finite_floats_are_refused_and_null_alone_is_fine() -> None:
     ):
         with pytest.raises(EncodeError, match="NaN or infinity"):
             serde.encode(bad)
+
+
+def test_finite_floats_whose_sum_overflows_are_not_refused() -> None:
+    message = Move(1, 1.7e308, 1.7e308, Color.RED, True)  # x + y is inf: the exact check clears it
+    assert CLIENT_SERDE.decode(CLIENT_SERDE.encode(message)) == message
+    assert CLIENT_SERDE.encode_many([message]) == [CLIENT_SERDE.encode(message)]
+
+
+@attrs.frozen
+class Mixed:
+    speed: Annotated[float, c.Float32l]
+    path: list[Floats]
+
+
+def test_top_level_and_nested_floats_are_both_checked() -> None:
+    serde = JsonSerde((Mixed,), (Mixed,))
+    fine = Mixed(1.0, [Floats([2.0], None, {})])
+    assert serde.decode(serde.encode(fine)) == fine
+    with pytest.raises(EncodeError, match=r"\$\.Mixed\.speed = nan"):
+        serde.encode(Mixed(math.nan, []))
+    with pytest.raises(EncodeError, match=r"\$\.Mixed\.path\[0\]\.maybe = inf"):
+        serde.encode(Mixed(1.0, [Floats([], math.inf, {})]))
+    assert _float_fields(Mixed) == (("speed",), True)
+    assert _float_fields(Move) == (("x", "y"), False)
+    assert _float_fields(Floats) == ((), True)
+    assert _float_fields(Rich) == ((), False)
 
 
 def test_only_classes_that_can_hold_a_float_are_checked() -> None:
