@@ -32,7 +32,12 @@ from tests.models import (
 from tests.strategies import messages, strategy_for, variants
 from trio_reactive.errors import DecodeError, EncodeError, ProtocolDefinitionError
 from trio_reactive.wire.codec import Textual
-from trio_reactive.wire.json_serde import JsonSerde, _float_fields, _may_hold_float
+from trio_reactive.wire.json_serde import (
+    JsonSerde,
+    _float_fields,
+    _may_hold_float,
+    make_json_converter,
+)
 from trio_reactive.wire.serde import BatchSerde
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -161,6 +166,35 @@ def test_each_class_round_trips(cls: type) -> None:
         assert serde.decode(serde.encode(message)) == message
 
     check()
+
+
+WITH_OWN_CONVERTER = {
+    name: JsonSerde(variants(side), variants(side), converter=make_json_converter())
+    for name, side in SIDES.items()
+}
+
+
+@pytest.mark.parametrize("side", sorted(SIDES))
+@FAST
+@given(data=st.data())
+def test_inlined_fields_write_what_the_converter_writes(side: str, data: st.DataObject) -> None:
+    """The default converter lets flat classes skip cattrs' unstructure call: same bytes."""
+    batch = data.draw(st.lists(messages(SIDES[side]), min_size=1, max_size=4))
+    assert serde_for(SIDES[side]).encode_many(batch) == WITH_OWN_CONVERTER[side].encode_many(batch)
+
+
+def test_a_user_converter_with_its_own_hooks() -> None:
+    converter = make_json_converter()
+    converter.register_unstructure_hook(Point, lambda p: [p.x, p.y])
+    converter.register_structure_hook(Point, lambda v, _: Point(*v))
+    serde = JsonSerde((Point,), (Point,), converter=converter)
+    assert serde.encode(Point(1, 2)) == b'{"Point":[1,2]}'
+    assert serde.decode(b'{"Point":[3,4]}') == Point(3, 4)
+    [error] = serde.decode_many([b'{"Point":{"x":3}}'])
+    assert isinstance(error, DecodeError)
+    assert error.reason.startswith("invalid Point: ")
+    # The default converter is not affected.
+    assert RICH_SERDE.encode(Point(1, 2)) == b'{"Point":{"x":1,"y":2}}'
 
 
 # ---------------------------------------------------------------- decode errors name the problem

@@ -757,11 +757,12 @@ class JsonSerde:
         ((tag, body),) = obj.items()
         if tag not in self._by_tag:
             return f"unknown message tag {_short(repr(tag))}; expected one of {self._known}"
-        if type(body) is not dict:
-            return f"the body of {tag} must be a JSON object, got {_describe(body)}"
         cls, structure = self._by_tag[tag]
         try:
             structure(body, cls)
         except Exception as exc:
+            # A user's converter may read a class from something else than an object.
+            if type(body) is not dict and self.converter is _default_converter:
+                return f"the body of {tag} must be a JSON object, got {_describe(body)}"
             return f"invalid {tag}: {_explain(exc, '$.' + tag)}"
         return "undecodable frame"  # pragma: no cover - decoding is deterministic
