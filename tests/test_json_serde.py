@@ -519,6 +519,27 @@ def test_values_json_cannot_carry_are_encode_errors() -> None:
         CLIENT_SERDE.encode_many([Ping(1), Ping(object())])  # type: ignore[arg-type]
 
 
+@FAST
+@given(st.lists(st.one_of([strategy_for(cls) for cls in ALL_SERDE.encode_types]), max_size=8))
+def test_many_classes_encode_through_a_lookup(batch: list[Any]) -> None:
+    """Past a handful of classes the batch encoder looks the class up instead of a chain."""
+    assert len(ALL_SERDE.encode_types) > 6
+    payloads = ALL_SERDE.encode_many(batch)
+    assert payloads == [ALL_SERDE.encode(message) for message in batch]
+    assert ALL_SERDE.decode_many(payloads) == batch
+    with pytest.raises(EncodeError, match="Pong is not a message"):
+        ALL_SERDE.encode_many([*batch, Pong(1, 2)])
+    with pytest.raises(EncodeError, match="NaN or infinity"):
+        ALL_SERDE.encode_many([*batch, Move(1, math.inf, 0.0, Color.RED, True)])
+
+
+def test_a_side_that_sends_nothing() -> None:
+    serde = JsonSerde((Ping,), ())
+    assert serde.encode_many([]) == []
+    with pytest.raises(EncodeError, match="it sends nothing"):
+        serde.encode_many([Ping(1)])
+
+
 def test_duplicate_class_names_are_refused() -> None:
     other = attrs.frozen(type("Ping", (), {"__annotations__": {"n": int}}))
     with pytest.raises(ProtocolDefinitionError, match="distinct names"):
