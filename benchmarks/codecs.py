@@ -18,15 +18,6 @@ fastest idiomatic form for this one message class, and produce the same bytes:
 
 The machines are noisy (see PERFORMANCE.md): the runs are interleaved in rounds and each
 contender keeps its best round, and only ratios within one run are meaningful.
-
-The plain cattrs+orjson encoder depends on the state of glibc's heap.  orjson gives each output
-a 1 KiB buffer, so keeping a batch of outputs grows the heap by about 1 KiB a message.  If glibc
-trims the heap when the batch is freed, the next batch pays ~2 us a message in page faults.  This
-benchmark frees buffers of several MiB, and glibc then raises its trim threshold, so the plain
-loop usually runs without that cost here.  A server that writes moderate batches keeps the
-default threshold.  To see that case, run with ``MALLOC_MMAP_THRESHOLD_=131072``, which fixes the
-threshold.  JsonSerde copies each output, so it pays the ~0.1 us copy in both cases; the
-"outputs copied" row does the same.
 """
 
 from __future__ import annotations
@@ -150,13 +141,8 @@ def struct_variable() -> Contender:
     return Contender("struct unpack_from loop / pack", make_decoder, encode_batch)
 
 
-def cattrs_orjson(copy: bool = False) -> Contender:
-    """The textual baseline; ``copy`` adds the copy of each orjson output that JsonSerde makes.
-
-    Without the copy, keeping a batch of orjson outputs alive costs ~2 us a message in glibc heap
-    growth and trimming (see ``trio_reactive/wire/json_serde.py``); with it, the comparison is
-    of everything else.  Both are shown.
-    """
+def cattrs_orjson() -> Contender:
+    """The textual baseline: orjson with the cattrs hooks of its preset converter."""
     converter = make_converter()
     structure = converter.get_structure_hook(Move)
     unstructure = converter.get_unstructure_hook(Move)
@@ -181,14 +167,10 @@ def cattrs_orjson(copy: bool = False) -> Contender:
         return decode
 
     def encode_batch(batch: list[Move]) -> bytes:
-        if copy:
-            payloads = [dumps({"Move": unstructure(m)}).decode().encode() for m in batch]
-        else:
-            payloads = [dumps({"Move": unstructure(m)}) for m in batch]
+        payloads = [dumps({"Move": unstructure(m)}) for m in batch]
         return b"\n".join(payloads) + b"\n"
 
-    label = "cattrs+orjson" + (", outputs copied" if copy else "")
-    return Contender(label, make_decoder, encode_batch)
+    return Contender("cattrs+orjson", make_decoder, encode_batch)
 
 
 # ---------------------------------------------------------------- running
@@ -314,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     suites = [
         build_suite("fixed", FixedBinary(), [struct_fixed()], total, rounds),
         build_suite(
-            "textual", Textual(), [cattrs_orjson(), cattrs_orjson(copy=True)], total, rounds
+            "textual", Textual(), [cattrs_orjson()], total, rounds
         ),
         build_suite("variable", VariableBinary(), [struct_variable()], total, rounds),
     ]

@@ -62,15 +62,31 @@ class Decoder:
 
 
 class Encoder:
-    """Encodes and frames outgoing messages, refusing any payload over ``max_message_size``."""
+    """Encodes and frames outgoing messages, refusing any payload over ``max_message_size``.
 
-    __slots__ = ("_encode", "_encode_many", "_frame", "_frame_all", "max_message_size")
+    What needs checking is decided here, once: a built-in serde (``trusted``) makes payloads
+    that fit its framing, and fixed-size records no larger than the limit need no size check.
+    """
 
-    def __init__(self, framer: Framer, serde: BatchSerde, max_message_size: int) -> None:
+    __slots__ = (
+        "_check_sizes",
+        "_encode",
+        "_encode_many",
+        "_frame",
+        "_frame_all",
+        "max_message_size",
+    )
+
+    def __init__(
+        self, framer: Framer, serde: BatchSerde, max_message_size: int, *, trusted: bool = False
+    ) -> None:
         self._encode = serde.encode
         self._encode_many = serde.encode_many
         self._frame = framer.frame
-        self._frame_all = framer.frame_all
+        self._frame_all = framer.join if trusted else framer.frame_all
+        self._check_sizes = not (
+            isinstance(framer, FixedFramer) and framer.size <= max_message_size
+        )
         self.max_message_size = max_message_size
 
     def encode(self, message: Any) -> bytes:
@@ -83,7 +99,7 @@ class Encoder:
     def encode_batch(self, messages: Sequence[Any]) -> bytes:
         """Many messages framed into one buffer (one ``send_all``)."""
         payloads = self._encode_many(messages)
-        if payloads and max(map(len, payloads)) > self.max_message_size:
+        if self._check_sizes and payloads and max(map(len, payloads)) > self.max_message_size:
             for message, payload in zip(messages, payloads, strict=True):
                 if len(payload) > self.max_message_size:
                     raise EncodeError(self._too_large(message, len(payload)))
@@ -108,12 +124,16 @@ class CompiledCodec:
     serde: BatchSerde
     inbound_framer: Callable[[int], Framer]
     outbound_framer: Callable[[int], Framer]
+    #: The serde is a built-in one, whose payloads always fit the framing.
+    trusted: bool = False
 
     def decoder(self, max_message_size: int = MAX_U32) -> Decoder:
         return Decoder(self.inbound_framer(max_message_size), self.serde)
 
     def encoder(self, max_message_size: int = MAX_U32) -> Encoder:
-        return Encoder(self.outbound_framer(MAX_U32), self.serde, max_message_size)
+        return Encoder(
+            self.outbound_framer(MAX_U32), self.serde, max_message_size, trusted=self.trusted
+        )
 
 
 def _custom_or(serde: Serde | None, build: Callable[[], BatchSerde]) -> BatchSerde:
@@ -131,7 +151,7 @@ class Textual:
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
         serde = _custom_or(self.serde, lambda: JsonSerde(decode_types, encode_types))
-        return CompiledCodec(self.name, serde, LineFramer, LineFramer)
+        return CompiledCodec(self.name, serde, LineFramer, LineFramer, self.serde is None)
 
 
 @attrs.frozen
@@ -162,6 +182,7 @@ class FixedBinary:
             serde,
             lambda limit: FixedFramer(inbound_size, limit),
             lambda limit: FixedFramer(outbound_size, limit),
+            self.serde is None,
         )
 
 
@@ -176,4 +197,6 @@ class VariableBinary:
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
         serde = _custom_or(self.serde, lambda: VariableSerde(decode_types, encode_types))
-        return CompiledCodec(self.name, serde, LengthPrefixedFramer, LengthPrefixedFramer)
+        return CompiledCodec(
+            self.name, serde, LengthPrefixedFramer, LengthPrefixedFramer, self.serde is None
+        )

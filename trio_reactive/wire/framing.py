@@ -44,7 +44,11 @@ class Framer(Protocol):
         ...
 
     def frame_all(self, payloads: Iterable[bytes]) -> bytes:
-        """Delimit many payloads into one buffer (one ``send_all``)."""
+        """Delimit many payloads into one buffer (one ``send_all``), checking each fits."""
+        ...
+
+    def join(self, payloads: list[bytes]) -> bytes:
+        """``frame_all`` for payloads known to fit (a built-in serde made them): no checks."""
         ...
 
     def offset_after(self, data: bytes, count: int) -> int:
@@ -87,6 +91,9 @@ class _FramerBase:
     def frame_all(self, payloads: Iterable[bytes]) -> bytes:
         frame = self.frame  # type: ignore[attr-defined]
         return b"".join([frame(p) for p in payloads])
+
+    def join(self, payloads: list[bytes]) -> bytes:
+        return self.frame_all(payloads)
 
 
 class LineFramer(_FramerBase):
@@ -137,6 +144,9 @@ class LineFramer(_FramerBase):
                 self.frame(payload)
         return joined + b"\n"
 
+    def join(self, payloads: list[bytes]) -> bytes:
+        return b"\n".join(payloads) + b"\n" if payloads else b""
+
     def offset_after(self, data: bytes, count: int) -> int:
         offset = 0
         for _ in range(count):
@@ -180,6 +190,9 @@ class FixedFramer(_FramerBase):
             for payload in items:
                 self.frame(payload)
         return joined
+
+    def join(self, payloads: list[bytes]) -> bytes:
+        return b"".join(payloads)
 
     def offset_after(self, data: bytes, count: int) -> int:
         return count * self.size
