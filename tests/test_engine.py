@@ -514,3 +514,81 @@ async def test_reconnect_gives_up_with_a_typed_error() -> None:
                     on_event=stop_after_first,
                     reconnect=tr.RetryPolicy.backoff(2, initial_delay=0.01),
                 )
+
+
+async def test_a_timeout_while_waiting_for_a_message_loses_nothing() -> None:
+    """The message stream is cancel-safe: time out, then keep iterating."""
+    proto = protocol("textual")
+    timeouts: list[int] = []
+
+    async def patient(peer: tr.Peer, messages: Any) -> None:
+        stream = aiter(messages)
+        while True:
+            with trio.move_on_after(0.02) as scope:
+                message = await anext(stream, None)
+            if scope.cancelled_caught:
+                timeouts.append(1)
+                continue
+            if message is None:
+                return
+            await peer.send(Pong(message.n, len(timeouts)))
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, patient)
+            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
+                await trio.sleep(0.1)
+                await conn.send(Ping(1))
+                first = await conn.receive()
+                with trio.move_on_after(0.05):
+                    await conn.receive()  # nothing comes: the client's own timeout
+                await conn.send(Ping(2))
+                second = await conn.receive()
+            await server.shutdown()
+    assert first.n == 1
+    assert first.at > 0  # it timed out before the message came, and still got it
+    assert second.n == 2
+
+
+async def test_a_sync_handler_can_reply_then_close() -> None:
+    proto = protocol("textual")
+    events = Recorder()
+
+    def last_word(peer: tr.Peer, message: Any) -> Pong:
+        peer.close()
+        return Pong(message.n, 0)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, last_word, on_event=events)
+            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
+                await conn.send(Ping(1))
+                await conn.send(Ping(2))
+                assert [message async for message in conn] == [Pong(1, 0)]
+            await events.wait_for(tr.Disconnected)
+            await server.shutdown()
+    (gone,) = events.of(tr.Disconnected)
+    assert gone.reason is tr.DisconnectReason.CLOSED
+
+
+async def test_close_from_outside_wakes_a_waiting_processor() -> None:
+    proto = protocol("textual")
+    events = Recorder()
+
+    async def waiting(peer: tr.Peer, messages: Any) -> None:
+        async for _ in messages:
+            pass
+
+    def close_on_connect(event: Any) -> None:
+        events(event)
+        if isinstance(event, tr.PeerArrived):
+            event.peer.close()
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, waiting, on_event=close_on_connect)
+            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
+                assert [message async for message in conn] == []
+            await events.wait_for(tr.Disconnected)
+            await server.shutdown()
+    assert events.of(tr.Disconnected)[0].reason is tr.DisconnectReason.CLOSED

@@ -34,7 +34,7 @@ from .events import (
     StageStats,
 )
 from .peer import Peer
-from .processor import per_message
+from .processor import Processor, per_message
 from .protocol import Protocol
 from .server import Server, serve_tcp
 from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
@@ -59,6 +59,7 @@ __all__ = [
     "Peer",
     "PeerArrived",
     "PeerLeft",
+    "Processor",
     "ProcessorError",
     "Protocol",
     "ProtocolDefinitionError",

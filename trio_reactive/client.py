@@ -169,10 +169,7 @@ class ClientConnection:
         return self
 
     async def __anext__(self) -> Any:
-        try:
-            return await self._messages.__anext__()
-        except (StopAsyncIteration, RuntimeError):
-            raise StopAsyncIteration from None
+        return await self._messages.__anext__()
 
     async def aclose(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         """Flush what was sent and close; returns how many messages could not be sent."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -149,6 +149,7 @@ class Connection:
         self._process_scope = trio.CancelScope()
         self._main_task: trio.lowlevel.Task | None = None
         self._stage: CompiledStage = stages[initial]
+        self._stage_serial = 0
         self._enter(self._stage, b"")
 
     # ------------------------------------------------------------------ lifecycle
@@ -182,10 +183,15 @@ class Connection:
             self.error = error
 
     def _request_close(self, reason: DisconnectReason, error: BaseException | None = None) -> None:
-        """End the current stage and the connection after it (from inside the engine)."""
+        """End the current stage and the connection after it; no more input is delivered."""
         self._set_reason(reason, error)
         self._stage_ending = True
         self._stage_done.set()
+        self.inbound.close()  # wakes a processor waiting for input
+
+    def close_soon(self) -> None:
+        """Graceful close from anywhere, without waiting: see :meth:`Peer.close`."""
+        self._request_close(DisconnectReason.CLOSED)
 
     async def flush_and_close(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         self._request_close(DisconnectReason.CLOSED)
@@ -239,6 +245,7 @@ class Connection:
         side = stage.side
         limit = self.config.max_message_size
         self._stage = stage
+        self._stage_serial += 1
         self.stage_key = stage.key
         self._decoder = side.codec.decoder(limit)
         encoder = side.codec.encoder(limit)
@@ -330,7 +337,7 @@ class Connection:
 
     async def _run_stream_stage(self, processor: Adapted) -> None:
         peer = self.peer
-        messages = self._messages()
+        messages = MessageStream(self)
         try:
             if processor.kind is Kind.RESPONSIVE:
                 async with aclosing(processor.function(peer, messages)) as replies:
@@ -351,14 +358,9 @@ class Connection:
             await self._processor_error(exc, replies_on_error)
             await self._emit_replies(replies_on_error)
             self._request_close(DisconnectReason.PROCESSOR_ERROR, exc)
-        finally:
-            # An imperative client iterates from the caller's task; if that task is inside the
-            # generator now, the closed queue ends it there instead.
-            if not getattr(messages, "ag_running", False):
-                await messages.aclose()
 
     async def _run_async_handler(
-        self, handler: Callable[..., Awaitable[Any]], messages: AsyncGenerator[Any, None]
+        self, handler: Callable[..., Awaitable[Any]], messages: MessageStream
     ) -> None:
         peer = self.peer
         async for message in messages:
@@ -488,40 +490,19 @@ class Connection:
             if self._in_hand is batch:
                 self._in_hand = None
 
-    async def _messages(self) -> AsyncGenerator[Any, None]:
-        """The stream of messages a stream processor iterates; ends at a transition or EOF."""
-        while True:
-            batch = self._current
-            messages = batch.messages
-            index = self._consumed
-            while index < len(messages):
-                if self._stage_ending:
-                    return
-                message = messages[index]
-                index += 1
-                self._consumed = index
-                if type(message) is DecodeError:
-                    replies: list[Any] = []
-                    await self._input_error(message, replies)
-                    await self._emit_replies(replies)
-                    continue
-                self.messages_in += 1
-                yield message
-            if self._stage_ending:
-                return
-            if batch.overflow is not None:
-                await self._on_overflow(batch.overflow)
-                return
-            if self._backlog:
-                self._current = self._backlog.popleft()
-                self._consumed = 0
-                continue
-            batches = await self.inbound.take_all()
-            if not batches:
-                return
-            self._current = batches[0]
+    async def _next_batch(self) -> bool:
+        """Make the next decoded batch current; False once input has ended."""
+        if self._backlog:
+            self._current = self._backlog.popleft()
             self._consumed = 0
-            self._backlog.extend(batches[1:])
+            return True
+        batches = await self.inbound.take_all()  # cancelled: nothing is taken
+        if not batches:
+            return False
+        self._current = batches[0]
+        self._consumed = 0
+        self._backlog.extend(batches[1:])
+        return True
 
     # ------------------------------------------------------------------ errors
 
@@ -564,6 +545,12 @@ class Connection:
         self._reply_from_hook(self._stage.side.processor_error, error, replies)
         if self.config.close_on_processor_error:
             self._request_close(DisconnectReason.PROCESSOR_ERROR, error)
+
+    async def _reject(self, error: DecodeError) -> None:
+        """A bad frame met by a stream processor: report it and send the hook's reply."""
+        replies: list[Any] = []
+        await self._input_error(error, replies)
+        await self._emit_replies(replies)
 
     async def _on_overflow(self, error: FrameTooLarge) -> None:
         """An oversize frame: the stream cannot be trusted past it, so always close."""
@@ -644,6 +631,46 @@ class Connection:
                 self.abort(DisconnectReason.RESET, exc)
         finally:
             self._writer_done.set()
+
+
+class MessageStream:
+    """The messages of one stage, as a stream processor iterates them.
+
+    Its position lives in the connection, so it is cancel-safe: a timeout around ``anext``
+    (``with trio.move_on_after(...)``) loses no message, and iteration can go on afterwards.
+    It ends at a transition, a close, or the end of input; bad frames are reported and skipped.
+    """
+
+    __slots__ = ("_conn", "_serial")
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self._serial = connection._stage_serial
+
+    def __aiter__(self) -> MessageStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        conn = self._conn
+        while True:
+            if conn._stage_ending or conn._stage_serial != self._serial:
+                raise StopAsyncIteration
+            batch = conn._current
+            messages = batch.messages
+            index = conn._consumed
+            if index < len(messages):
+                message = messages[index]
+                conn._consumed = index + 1
+                if type(message) is DecodeError:
+                    await conn._reject(message)
+                    continue
+                conn.messages_in += 1
+                return message
+            if batch.overflow is not None:
+                await conn._on_overflow(batch.overflow)
+                raise StopAsyncIteration
+            if not await conn._next_batch():
+                raise StopAsyncIteration
 
 
 def _coalesce(items: list[bytes]) -> list[bytes]:

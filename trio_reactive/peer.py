@@ -81,6 +81,13 @@ class Peer:
         """
         self._conn.goto(stage)
 
+    def close(self) -> None:
+        """Finish gracefully, without waiting: no more messages reach the processor; once it
+        ends (a sync handler ends after the current message), queued replies are flushed within
+        ``flush_timeout`` and the connection closes.  Usable from a sync handler.
+        """
+        self._conn.close_soon()
+
     async def flush_and_close(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         """Stop, send what is queued (within ``timeout``, default ``flush_timeout``), close.
 
