@@ -1,8 +1,9 @@
-"""The tour that ``python3 dev.py demo`` runs: one set of messages, three wire forms, live.
+"""The tour that ``python3 dev.py demo`` runs, in two acts.
 
-1. The hello-world messages through each codec, without a socket: the bytes on the wire, and
-   what the other side decodes from them.
-2. Hello, World over a real connection, once per codec, with the same logic each time.
+1. Hello, World: the same two messages on each wire form (the bytes, and what the other side
+   decodes from them, no socket involved), then a real client and server exchanging them.
+2. Ping-pong: concurrent matches over a two-stage protocol (a textual pre-game, then a game in
+   fixed binary on the same connection), each side's umpire checking the other's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import trio
 
 from . import hello_world
 from .hello_world import CODECS, PROTOCOL, Hello, World
+from .ping_pong.__main__ import main as ping_pong
 
 __all__ = ["main", "round_trip", "show_wire_forms"]
 
@@ -32,27 +34,30 @@ def _printable(codec: str, wire: bytes) -> str:
 
 
 def show_wire_forms() -> None:
-    print("1. One message, three wire forms\n")
     for message in (Hello(), World("Earth")):
+        print(f"{message}")
         for codec in CODECS:
             wire, decoded = round_trip(codec, message)
             assert decoded == message, (codec, message, decoded)
-            print(f"   {codec:<9}{len(wire):>3} bytes  {_printable(codec, wire)}")
-        print(f"   {'':<9}decoded    {decoded}\n")
+            print(f"    {codec:<9}{len(wire):>3} bytes  {_printable(codec, wire)}")
 
 
-async def hello_everywhere() -> None:
-    print("2. Hello, World over each codec\n")
-    for codec in CODECS:
-        await hello_world.run("both", codec, "127.0.0.1", 0)
-        print()
+def _title(text: str) -> None:
+    print(f"── {text} " + "─" * max(0, 76 - len(text)))
 
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    _title("1. Hello, World: one set of messages, three wire forms")
     show_wire_forms()
-    trio.run(hello_everywhere)
+    print()
+    trio.run(hello_world.run, "both", "textual", "127.0.0.1", 0)
+    print()
+    _title("2. Ping-pong: a textual pre-game, then the game in fixed binary")
+    ping_pong([])
+    print("\nMore: python -m examples.hello_world --help, python -m examples.ping_pong --help,\n"
+          "      python -m examples.flood --help")
 
 
 if __name__ == "__main__":

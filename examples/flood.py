@@ -412,7 +412,8 @@ def measure(codecs: list[str], size: int, rates: str, seconds: float) -> list[St
                 if isinstance(event, Starting):
                     started = time.perf_counter()
                     count = f"{len(steps) + 1}/{per_codec * len(codecs)}"
-                    label = f"{codec} at {_label(event.target)} msg/s ({count})"
+                    pace = "flat out" if event.target is None else f"{event.target:g} msg/s"
+                    label = f"{codec}, {pace} ({count})"
                     progress.update(bar, description=label)
                 elif isinstance(event, Step):
                     steps.append(event)
@@ -450,7 +451,8 @@ def show(steps: list[Step], size: int, seconds: float) -> None:
                   "client in their own processes")
     console.print(table)
     console.print("CPU: % of one core.  Latency: from send to acknowledgement.  Bytes per "
-                  "message: " + ", ".join(f"{codec} {size}" for codec, size in wire.items()))
+                  "message: " + ", ".join(f"{codec} {size}" for codec, size in wire.items()),
+                  highlight=False)
 
 
 def save_json(steps: list[Step], path: Path, argv: Sequence[str]) -> None:
@@ -473,7 +475,7 @@ def plot(steps: list[Step], path: Path) -> None:
 
     figure, (cpu, latency) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
     for codec in dict.fromkeys(step.codec for step in steps):
-        rows = sorted((s for s in steps if s.codec == codec), key=lambda s: s.rate)
+        rows = [s for s in steps if s.codec == codec]  # in sweep order: 'max' comes last
         rates = [s.rate for s in rows]
         (line,) = cpu.plot(rates, [s.server_cpu for s in rows], "o-", label=f"{codec} server")
         colour = line.get_color()
@@ -482,6 +484,10 @@ def plot(steps: list[Step], path: Path) -> None:
                      label=f"{codec} p50")
         latency.plot(rates, [s.p99_us / 1000 for s in rows], "^:", color=colour,
                      label=f"{codec} p99")
+        for s in rows:
+            if s.target is None:
+                cpu.annotate(MAX, (s.rate, s.server_cpu), textcoords="offset points",
+                             xytext=(4, -10), fontsize="small", color=colour)
     cpu.set(xscale="log", xlabel="achieved messages/s", ylabel="CPU, % of one core",
             title="CPU per process")
     latency.set(xscale="log", yscale="log", xlabel="achieved messages/s",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import trio
@@ -16,6 +18,7 @@ import trio
 from examples import hello_world
 from examples.hello_world import World
 
+ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 TIMEOUT = 10
 HINT = re.compile(r"echo '(?P<line>.*)' \| nc -N (?P<host>\S+) (?P<port>\d+)")
@@ -92,3 +95,11 @@ def test_the_demo_round_trips_both_messages(codec: str) -> None:
         wire, decoded = demo.round_trip(codec, message)
         assert decoded == message
         assert wire
+
+
+def test_the_demo_runs_to_the_end() -> None:
+    done = subprocess.run([sys.executable, "-m", "examples.demo"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "client  <- World(place='Earth')" in done.stdout
+    assert "0 cancelled" in done.stdout
