@@ -366,7 +366,7 @@ def _lines(stream: Any, tick: float) -> Iterator[dict[str, Any] | None]:
 
 
 def run_sweep(
-    codec: str, size: int, rates: str, seconds: float, tick: float = 0.1
+    codec: str, size: int, rates: str, seconds: float, tick: float = 0.25
 ) -> Iterator[Starting | Step | None]:
     """Spawn a server and a client for one codec and run every rate of ``rates``.
 
@@ -404,7 +404,7 @@ def measure(codecs: list[str], size: int, rates: str, seconds: float) -> list[St
     per_codec = len(parse_rates(rates))
     steps: list[Step] = []
     columns = (TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as progress:
+    with Progress(*columns, transient=True, refresh_per_second=4) as progress:
         bar = progress.add_task("starting", total=len(codecs) * per_codec * seconds)
         started = time.perf_counter()
         for codec in codecs:
