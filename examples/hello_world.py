@@ -13,6 +13,7 @@ with zeros.  The textual and variable-binary codecs carry the same field as an o
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Annotated
 
 import attrs
@@ -93,7 +94,7 @@ async def run(mode: str, codec: str, host: str, port: int) -> World | None:
         return world
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.hello_world", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", nargs="?", default="both",
@@ -102,11 +103,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
     args = parser.parse_args(argv)
+    status = 0
     try:
         trio.run(run, args.mode, args.codec, args.host, args.port)
     except* KeyboardInterrupt:
         print("bye")
+    except* tr.ConnectFailed:
+        print(f"client  no server at {args.host}:{args.port}; start one with: "
+              f"python -m examples.hello_world server-only --codec {args.codec}")
+        status = 1
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,13 @@ def test_the_demo_runs_to_the_end() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "client  <- World(place='Earth')" in done.stdout
     assert "0 cancelled" in done.stdout
+
+
+def test_client_only_without_a_server_says_how_to_start_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as bound_but_not_listening:
+        bound_but_not_listening.bind((HOST, 0))
+        port = bound_but_not_listening.getsockname()[1]
+        assert hello_world.main(["client-only", "--port", str(port)]) == 1
+    assert "server-only" in capsys.readouterr().out
