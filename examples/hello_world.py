@@ -1,4 +1,4 @@
-"""Hello, World: the client says ``Hello``, the server answers ``World("Earth")``, then it closes.
+"""Hello, World: the client says ``Hello``, the server answers ``World("Earth")``, the client goes.
 
     python -m examples.hello_world                     # server and client in one process
     python -m examples.hello_world server-only         # then, from another terminal:
@@ -86,7 +86,8 @@ async def run(mode: str, codec: str, host: str, port: int) -> World | None:
         server: tr.Server = await nursery.start(serve, codec, host, port)
         if mode == "server-only":
             if codec == "textual":
-                print(f"        try: echo '{{\"Hello\":{{}}}}' | nc -N {host} {server.port}")
+                hello_line = '{"Hello":{}}'  # Hello() as JSON, the way the textual codec writes it
+                print(f"        try: echo '{hello_line}' | nc -N {host} {server.port}")
             print("        Ctrl-C to stop")
             await trio.sleep_forever()
         world = await say_hello(codec, host, server.port)
