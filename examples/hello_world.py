@@ -1,4 +1,4 @@
-"""Hello, World: the client says ``Hello``, the server answers ``World("Earth")``, the client goes.
+"""Hello, World: the client says ``Hello``, the server answers ``World("Earth")``, they hang up.
 
     python -m examples.hello_world                     # server and client in one process
     python -m examples.hello_world server-only         # then, from another terminal:
