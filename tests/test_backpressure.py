@@ -164,3 +164,23 @@ async def test_slow_processor_with_end_communications_closes() -> None:
     assert len(seen) < 2000
     (gone,) = events.of(tr.Disconnected)
     assert gone.reason is tr.DisconnectReason.SLOW_PEER
+
+
+async def test_the_byte_budget_bounds_memory_whatever_the_message_count() -> None:
+    peers: list[tr.Peer] = []
+    budget = 256 * 1024
+    config = tr.Config(outgoing_capacity=100_000, outgoing_capacity_bytes=budget)
+    seen: list[int] = []
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, BLOBS, _stuck(peers), config=config)
+            stream = await raw_connect(server.port)
+            with trio.move_on_after(0.5):
+                while True:
+                    await trio.sleep(0.01)
+                    if peers:
+                        seen.append(peers[0].pending_bytes)
+            await server.shutdown(grace=0.05)
+            await stream.aclose()
+    assert max(seen) >= budget  # it filled up to the budget...
+    assert max(seen) <= budget + len(PAYLOAD) + 100  # ...and no further than one message

@@ -3,10 +3,10 @@
 Trio's memory channels hand over one item per ``receive``, which is one scheduler step per item.
 The engine wants the opposite: producers append cheaply (``put_nowait`` never awaits) and the
 consumer wakes once and takes the whole backlog, so the cost of waking is paid per batch.
-Capacity counts *messages*: each item carries a weight (a decoded batch weighs its message count,
-an encoded reply buffer the number of replies in it).  An item is accepted whenever the queue is
-below capacity, so a batch larger than the room left still makes progress; the overshoot is at most
-one item.
+Capacity counts *messages* and *bytes*: each item carries a weight (a decoded batch weighs its
+message count, an encoded reply buffer the number of replies in it) and a size in bytes.  An item
+is accepted whenever the queue is below both capacities, so a batch larger than the room left still
+makes progress; the overshoot is at most one item.
 """
 
 from __future__ import annotations
@@ -21,12 +21,23 @@ T = TypeVar("T")
 
 
 class BatchQueue(Generic[T]):
-    __slots__ = ("_capacity", "_closed", "_items", "_not_empty", "_not_full", "_weight")
+    __slots__ = (
+        "_byte_capacity",
+        "_bytes",
+        "_capacity",
+        "_closed",
+        "_items",
+        "_not_empty",
+        "_not_full",
+        "_weight",
+    )
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, byte_capacity: int) -> None:
         self._capacity = capacity
+        self._byte_capacity = byte_capacity
         self._items: list[T] = []
         self._weight = 0
+        self._bytes = 0
         self._closed = False
         self._not_empty = trio.lowlevel.ParkingLot()
         self._not_full = trio.lowlevel.ParkingLot()
@@ -41,32 +52,35 @@ class BatchQueue(Generic[T]):
         return self._weight
 
     @property
+    def size(self) -> int:
+        """How many bytes are queued."""
+        return self._bytes
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
-    def put_nowait(self, item: T, weight: int = 1) -> bool:
-        """Append ``item`` if there is room (or the queue is empty); say whether it was taken.
+    @property
+    def has_room(self) -> bool:
+        return self._weight < self._capacity and self._bytes < self._byte_capacity
+
+    def put_nowait(self, item: T, weight: int, size: int) -> bool:
+        """Append ``item`` if there is room; say whether it was taken.
 
         A closed queue takes nothing: callers check ``closed`` to tell "full" from "closed".
         """
-        if self._closed or self._weight >= self._capacity:
+        if self._closed or self._weight >= self._capacity or self._bytes >= self._byte_capacity:
             return False
         self._items.append(item)
         self._weight += weight
+        self._bytes += size
         if self._not_empty:
             self._not_empty.unpark_all()
         return True
 
-    def put_front_nowait(self, item: T, weight: int = 1) -> None:
-        """Put ``item`` ahead of everything, ignoring capacity (used to replay unread input)."""
-        self._items.insert(0, item)
-        self._weight += weight
-        if self._not_empty:
-            self._not_empty.unpark_all()
-
     async def wait_not_full(self) -> None:
         """Return once a ``put_nowait`` may succeed (or the queue is closed)."""
-        while self._weight >= self._capacity and not self._closed:
+        while not (self.has_room or self._closed):
             await self._not_full.park()
 
     def take_all_nowait(self) -> list[T]:
@@ -75,6 +89,7 @@ class BatchQueue(Generic[T]):
         if items:
             self._items = []
             self._weight = 0
+            self._bytes = 0
             if self._not_full:
                 self._not_full.unpark_all()
         return items

@@ -22,10 +22,6 @@ class Outcome(enum.Enum):
     END = "close the connection"
 
 
-def _has_room(queue: BatchQueue[Any]) -> bool:
-    return queue.weight < queue.capacity
-
-
 async def wait_for_room(queue: BatchQueue[Any], policy: RetryPolicy) -> Outcome:
     """Wait for room in ``queue`` as ``policy`` says, and tell the caller what to do next."""
     strategy = policy.strategy
@@ -38,11 +34,11 @@ async def wait_for_room(queue: BatchQueue[Any], policy: RetryPolicy) -> Outcome:
     elif strategy is Strategy.BACKOFF:
         for delay in policy.delays():
             await trio.sleep(delay)
-            if _has_room(queue) or queue.closed:
+            if queue.has_room or queue.closed:
                 break
     elif strategy is Strategy.YIELDING:
         with trio.move_on_after(policy.millis / 1000):
             await queue.wait_not_full()
-    if queue.closed or not _has_room(queue):
+    if queue.closed or not queue.has_room:
         return Outcome.END
     return Outcome.ROOM

@@ -130,13 +130,17 @@ def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
 class Config:
     """Per-service settings (defaults suit most servers).
 
-    Capacities count messages; ``max_message_size`` bounds every frame in and out, so memory per
-    connection is bounded whatever the peer does: about ``incoming_capacity`` decoded messages,
-    ``outgoing_capacity`` encoded ones and one partial frame.
+    Each queue is bounded twice, in messages (``*_capacity``) and in bytes
+    (``*_capacity_bytes``), and ``max_message_size`` bounds every frame in and out, so memory
+    per connection is bounded whatever the peer does: each queue holds at most its byte capacity
+    plus one batch (at most ``receive_size`` read bytes decoded, or one drain of replies), and
+    the reader keeps at most one partial frame.
     """
 
     incoming_capacity: int = attrs.field(default=4096, validator=_at_least(1))
     outgoing_capacity: int = attrs.field(default=4096, validator=_at_least(1))
+    incoming_capacity_bytes: int = attrs.field(default=4 << 20, validator=_at_least(1))
+    outgoing_capacity_bytes: int = attrs.field(default=4 << 20, validator=_at_least(1))
     max_message_size: int = attrs.field(default=1 << 20, validator=_at_least(1))
     receive_size: int = attrs.field(default=65536, validator=_at_least(1))
     flush_timeout: float = attrs.field(default=0.256, validator=_seconds)

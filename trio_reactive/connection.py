@@ -125,8 +125,12 @@ class Connection:
         self._router = router
         self._emit = emit
         self.peer = Peer(self, address)
-        self.inbound: BatchQueue[Batch] = BatchQueue(config.incoming_capacity)
-        self.outbound: BatchQueue[bytes] = BatchQueue(config.outgoing_capacity)
+        self.inbound: BatchQueue[Batch] = BatchQueue(
+            config.incoming_capacity, config.incoming_capacity_bytes
+        )
+        self.outbound: BatchQueue[bytes] = BatchQueue(
+            config.outgoing_capacity, config.outgoing_capacity_bytes
+        )
         self.stage_key: Any = None
         self.closing = False
         self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
@@ -351,7 +355,7 @@ class Connection:
                 async with aclosing(processor.function(peer, messages)) as replies:
                     async for reply in replies:
                         data = self.encode(reply)
-                        if self.outbound.put_nowait(data):
+                        if self.outbound.put_nowait(data, 1, len(data)):
                             self.messages_out += 1
                         else:
                             await self.queue_outgoing_slow(data, 1)
@@ -479,7 +483,7 @@ class Connection:
 
     async def _deliver_queued(self, batch: Batch) -> None:
         weight = len(batch.messages) or 1
-        if self.inbound.put_nowait(batch, weight):
+        if self.inbound.put_nowait(batch, weight, len(batch.data)):
             return
         self._in_hand = batch
         try:
@@ -488,7 +492,7 @@ class Connection:
                 if self._in_hand is not batch or self.inbound.closed:
                     return  # taken by a transition, or closing
                 if outcome is Outcome.ROOM:
-                    if self.inbound.put_nowait(batch, weight):
+                    if self.inbound.put_nowait(batch, weight, len(batch.data)):
                         return
                 elif outcome is Outcome.DROP:
                     self._count_drop("in", len(batch.messages))
@@ -595,7 +599,7 @@ class Connection:
                 return
         if direct and await self._send_directly(data, count):
             return
-        if self.outbound.put_nowait(data, count):
+        if self.outbound.put_nowait(data, count, len(data)):
             self.messages_out += count
         else:
             await self.queue_outgoing_slow(data, count)
@@ -633,7 +637,7 @@ class Connection:
                 raise ConnectionClosed(f"{self.peer!r} is closed")
             outcome = await wait_for_room(self.outbound, self.config.outgoing_retry)
             if outcome is Outcome.ROOM:
-                if self.outbound.put_nowait(data, count):
+                if self.outbound.put_nowait(data, count, len(data)):
                     self.messages_out += count
                     return
             elif outcome is Outcome.DROP:

@@ -41,6 +41,11 @@ class Peer:
         return self._conn.outbound.weight
 
     @property
+    def pending_bytes(self) -> int:
+        """Bytes queued for sending and not yet written to the socket."""
+        return self._conn.outbound.size
+
+    @property
     def capacity(self) -> int:
         """How many messages the outgoing queue holds before the retry policy applies."""
         return self._conn.outbound.capacity
@@ -59,7 +64,7 @@ class Peer:
         """
         conn = self._conn
         data = conn.encode(message)
-        if conn.outbound.put_nowait(data):
+        if conn.outbound.put_nowait(data, 1, len(data)):
             conn.messages_out += 1
         else:
             await conn.queue_outgoing_slow(data, 1)
@@ -68,7 +73,7 @@ class Peer:
         """Queue ``message`` or raise :class:`~trio_reactive.errors.QueueFull` at once."""
         conn = self._conn
         data = conn.encode(message)
-        if not conn.outbound.put_nowait(data):
+        if not conn.outbound.put_nowait(data, 1, len(data)):
             if conn.outbound.closed:
                 raise ConnectionClosed(f"{self!r} is closed")
             raise QueueFull(f"{self!r}: outgoing queue full ({conn.outbound.capacity} messages)")
