@@ -72,12 +72,11 @@ async def _open_connection(
     router: Callable[[Peer], Any] | None,
     host: str | bytes,
     port: int,
-    config: Config | None,
+    config: Config,
     on_event: Callable[[Event], Any] | None,
     ssl_context: ssl.SSLContext | None,
     retry: RetryPolicy | None = None,
 ) -> Connection:
-    config = config if config is not None else Config()
     stream = await open_stream(host, port, config, ssl_context, retry)
     return Connection(
         stream,
@@ -111,7 +110,8 @@ async def run_client(
     ``nursery.start`` it reports the first :class:`Peer` once connected.
     """
     service = as_service(protocol, processor)
-    stages = service.compile("client")
+    config = config if config is not None else Config()
+    stages = service.compile("client", config.max_message_size)
     retry: RetryPolicy | None = None
     while True:
         connection = await _open_connection(
@@ -197,6 +197,8 @@ async def connect(
     stage = CompiledStage(
         _Imperative.CONNECTED, protocol.side("client"), Adapted(Kind.UNRESPONSIVE, drive)
     )
+    config = config if config is not None else Config()
+    stage.check(config.max_message_size)
     connection = await _open_connection(
         {_Imperative.CONNECTED: stage},
         initial=_Imperative.CONNECTED,

@@ -40,6 +40,11 @@ class CompiledStage:
     side: ProtocolSide
     processor: Adapted
 
+    def check(self, max_message_size: int) -> None:
+        """Fail now, not at the first connection, if the codec cannot work within the limit
+        (a fixed-size record larger than ``max_message_size``)."""
+        self.side.codec.decoder(max_message_size)
+
 
 class _Single(enum.Enum):
     ONLY = "only"
@@ -77,12 +82,16 @@ class Service:
         declared = self.stages[key]
         return declared if isinstance(declared, Stage) else Stage(*declared)
 
-    def compile(self, role: Role) -> dict[Any, CompiledStage]:
-        """Compile every stage for one end (codecs are cached per protocol and role)."""
+    def compile(self, role: Role, max_message_size: int) -> dict[Any, CompiledStage]:
+        """Compile every stage for one end and check it against the frame size limit.
+
+        Codecs are cached per protocol and role, so this is cheap after the first time.
+        """
         compiled = {}
         for key in self.stages:
             stage = self.stage(key)
             compiled[key] = CompiledStage(key, stage.protocol.side(role), adapt(stage.processor))
+            compiled[key].check(max_message_size)
         return compiled
 
 

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+import attrs
 import trio
 
 from ._queue import BatchQueue
@@ -175,7 +176,15 @@ class Connection:
                 with self._process_scope:
                     await self._run_stages()
                 await self._close(self.config.flush_timeout)
+        except BaseException as exc:
+            # Cancelled from outside (the server's nursery) or an engine failure: abort.
+            self._set_reason(DisconnectReason.ABORTED, None if _is_cancelled(exc) else exc)
+            raise
         finally:
+            if not self._closed.is_set():
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(self.stream)
+                self._closed.set()
             self.closing = True
             self.stage_key = None
             if self.reason is None:
@@ -295,13 +304,22 @@ class Connection:
                 )
                 with trio.CancelScope(shield=True):
                     await self._emit(PeerLeft(self.peer, stage.key, stats))
-            if self.reason is not None:
+            if self.reason is not None or self._idle_after_eof(stats):
                 return
             following = self._next_stage()
             if following is None:
                 return
             self._enter(following, self._take_unconsumed())
             stage = following
+            await trio.lowlevel.checkpoint()  # transitions can always be cancelled
+
+    def _idle_after_eof(self, stats: StageStats) -> bool:
+        """Input has ended and the stage did nothing: moving on could only loop, so stop."""
+        if not self._eof or stats.messages_in or stats.messages_out:
+            return False
+        current = self._current
+        unread = current.data[current.framer.offset_after(current.data, self._consumed) :]
+        return not (unread or self._backlog or self.inbound.weight)
 
     def _next_stage(self) -> CompiledStage | None:
         key = self._goto
@@ -463,14 +481,13 @@ class Connection:
             else:
                 try:
                     reply = handler(peer, message)
-                except Exception as exc:
-                    await self._processor_error(exc, replies)
-                else:
                     if reply is not None:
                         if type(reply) in outbound_types:
                             replies.append(reply)
                         else:
                             self._collect(reply, replies)
+                except Exception as exc:
+                    await self._processor_error(exc, replies)
             if self._stage_ending:
                 break
         self.messages_in += consumed - start
@@ -521,17 +538,27 @@ class Connection:
     # ------------------------------------------------------------------ errors
 
     def _collect(self, reply: Any, replies: list[Any]) -> None:
+        """Add a handler's reply (a message, an iterable of messages, or None) to ``replies``.
+
+        Anything else (a message this side does not send, a string) is an :class:`EncodeError`
+        for the processor error policy, never a crash.
+        """
         if reply is None:
             return
         if type(reply) in self._outbound_types:
             replies.append(reply)
             return
-        try:
-            replies.extend(reply)
-        except TypeError:
-            raise EncodeError(
-                f"a handler returned {reply!r}: expected a message, an iterable of messages or None"
-            ) from None
+        if not isinstance(reply, (str, bytes, bytearray)) and not attrs.has(type(reply)):
+            try:
+                replies.extend(reply)
+                return
+            except TypeError:
+                pass
+        sends = ", ".join(cls.__name__ for cls in self._stage.side.outbound)
+        raise EncodeError(
+            f"a handler returned {reply!r}: expected one of the messages this side sends "
+            f"({sends}), an iterable of them, or None"
+        )
 
     def _reply_from_hook(
         self, hook: Callable[[Any], Any] | None, error: Any, replies: list[Any]
@@ -721,6 +748,12 @@ class MessageStream:
                 raise StopAsyncIteration
             if not await conn._next_batch():
                 raise StopAsyncIteration
+
+
+def _is_cancelled(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_cancelled(inner) for inner in exc.exceptions)
+    return isinstance(exc, trio.Cancelled)
 
 
 def _coalesce(items: list[bytes]) -> list[bytes]:

@@ -50,7 +50,9 @@ class FrameTooLarge(WireError):
         self.size = size
         self.limit = limit
         self.frames: list[bytes] = frames if frames is not None else []
-        super().__init__(f"frame of at least {size} bytes exceeds max_message_size={limit}")
+        #: What was wrong, as :class:`DecodeError` has it, so one input-error hook fits both.
+        self.reason = f"frame of at least {size} bytes exceeds max_message_size={limit}"
+        super().__init__(self.reason)
 
 
 class DecodeError(WireError):

@@ -46,6 +46,11 @@ class Peer:
         return self._conn.outbound.size
 
     @property
+    def dropped(self) -> tuple[int, int]:
+        """Messages dropped so far by a ``do_not_retry`` policy: (incoming, outgoing)."""
+        return self._conn.dropped_in, self._conn.dropped_out
+
+    @property
     def capacity(self) -> int:
         """How many messages the outgoing queue holds before the retry policy applies."""
         return self._conn.outbound.capacity

@@ -58,7 +58,7 @@ class Server:
         self.listeners = listeners
         self.service = service
         self.config = config
-        self._stages = service.compile("server")
+        self._stages = service.compile("server", config.max_message_size)
         self._emit = make_event_sink(on_event)
         self._connections: set[Connection] = set()
         self._accepting = trio.CancelScope()

@@ -50,14 +50,15 @@ async def run_processor(
         wire_protocol = service.stage(service.initial).protocol
     other: Role = "client" if role == "server" else "server"
     codec = wire_protocol.side(other).codec
+    config = config if config is not None else Config()
     ours, theirs = memory_connection_pair()
     connection = Connection(
         theirs,
         address=("memory", 0),
-        stages=service.compile(role),
+        stages=service.compile(role, config.max_message_size),
         initial=service.initial,
         router=service.router,
-        config=config if config is not None else Config(),
+        config=config,
         emit=make_event_sink(on_event),
     )
     encoder, decoder = codec.encoder(), codec.decoder()
