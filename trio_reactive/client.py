@@ -16,10 +16,11 @@ from typing import Any
 import stamina
 import trio
 
+from ._callbacks import make_event_sink
 from ._sockets import apply_socket_options, peer_address
 from .composite import CompiledStage, Service
 from .config import Config, RetryPolicy
-from .connection import Connection, make_event_sink
+from .connection import Connection
 from .errors import ConnectFailed, ConnectionClosed
 from .events import DisconnectReason, Event
 from .peer import Peer

@@ -8,7 +8,9 @@ Three tasks per connection::
   there, inline, with no task hop; other processor shapes get the batch through
   :class:`~trio_reactive._queue.BatchQueue`.
 * The **main task** runs the stages of the service one after another, then closes.
-* The **writer** takes everything queued and writes it with one ``send_all``.
+* The **writer** takes everything queued and writes it with one ``send_all``.  When nothing is
+  queued and the socket is free, a sync handler's replies are written by the reader itself,
+  saving the hop to the writer for a lone message.
 
 Nothing here awaits once per message: waits happen per network read, per queue drain, or on the
 slow path of a full queue.
@@ -20,7 +22,6 @@ reader holds) is re-framed by the next stage's codec.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,8 @@ from typing import Any
 import attrs
 import trio
 
+from ._callbacks import EventSink
+from ._inbound import Batch, MessageStream
 from ._queue import BatchQueue
 from ._retry import Outcome, wait_for_room
 from .composite import CompiledStage
@@ -39,7 +42,6 @@ from .events import (
     Connected,
     Disconnected,
     DisconnectReason,
-    Event,
     InputError,
     PeerArrived,
     PeerLeft,
@@ -49,13 +51,10 @@ from .events import (
 )
 from .peer import Peer
 from .processor import Adapted, Kind
-from .wire.framing import Framer
 
-__all__ = ["Connection", "EventSink", "make_event_sink"]
+__all__ = ["Connection"]
 
 logger = logging.getLogger("trio_reactive")
-
-EventSink = Callable[[Event], Awaitable[None]]
 
 _NO_GOTO: Any = object()
 #: Most bytes handed to one ``send_all``: bounds the copy made to coalesce a backlog.
@@ -63,46 +62,6 @@ _MAX_WRITE = 1 << 22
 #: How long a graceful close of the stream (e.g. a TLS close_notify) may take.
 _CLOSE_TIMEOUT = 1.0
 _DISCONNECT_EVENT_TIMEOUT = 5.0
-
-
-def make_event_sink(on_event: Callable[[Event], Any] | None) -> EventSink:
-    """Wrap a sync or async callback so that its failures are logged, never raised."""
-
-    async def ignore(event: Event) -> None:
-        return None
-
-    if on_event is None:
-        return ignore
-
-    async def sink(event: Event) -> None:
-        try:
-            result = on_event(event)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            logger.exception("on_event callback raised for %r", event)
-
-    return sink
-
-
-class Batch:
-    """Messages decoded from one read, and the bytes they came from (for stage transitions)."""
-
-    __slots__ = ("chunk_start", "data", "framer", "messages", "overflow")
-
-    def __init__(
-        self,
-        messages: list[Any],
-        data: bytes,
-        chunk_start: int,
-        framer: Framer,
-        overflow: FrameTooLarge | None,
-    ) -> None:
-        self.messages = messages
-        self.data = data
-        self.chunk_start = chunk_start
-        self.framer = framer
-        self.overflow = overflow
 
 
 class Connection:
@@ -708,46 +667,6 @@ class Connection:
                 self.abort(DisconnectReason.RESET, exc)
         finally:
             self._writer_done.set()
-
-
-class MessageStream:
-    """The messages of one stage, as a stream processor iterates them.
-
-    Its position lives in the connection, so it is cancel-safe: a timeout around ``anext``
-    (``with trio.move_on_after(...)``) loses no message, and iteration can go on afterwards.
-    It ends at a transition, a close, or the end of input; bad frames are reported and skipped.
-    """
-
-    __slots__ = ("_conn", "_serial")
-
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
-        self._serial = connection._stage_serial
-
-    def __aiter__(self) -> MessageStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        conn = self._conn
-        while True:
-            if conn._stage_ending or conn._stage_serial != self._serial:
-                raise StopAsyncIteration
-            batch = conn._current
-            messages = batch.messages
-            index = conn._consumed
-            if index < len(messages):
-                message = messages[index]
-                conn._consumed = index + 1
-                if type(message) is DecodeError:
-                    await conn._reject(message)
-                    continue
-                conn.messages_in += 1
-                return message
-            if batch.overflow is not None:
-                await conn._on_overflow(batch.overflow)
-                raise StopAsyncIteration
-            if not await conn._next_batch():
-                raise StopAsyncIteration
 
 
 def _is_cancelled(exc: BaseException) -> bool:

@@ -10,10 +10,11 @@ from typing import Any
 
 import trio
 
+from ._callbacks import make_event_sink
 from ._sockets import apply_socket_options, peer_address
 from .composite import Service, single_stage
 from .config import Config
-from .connection import Connection, make_event_sink
+from .connection import Connection
 from .events import Event, ServiceTerminating
 from .peer import Peer
 from .processor import Processor

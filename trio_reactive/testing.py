@@ -12,9 +12,10 @@ from typing import Any
 import trio
 import trio.testing
 
+from ._callbacks import make_event_sink
 from .composite import Service
 from .config import Config
-from .connection import Connection, make_event_sink
+from .connection import Connection
 from .events import Event
 from .processor import Processor
 from .protocol import Protocol, Role
