@@ -224,13 +224,13 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _git_commit() -> str | None:
+def _git(*arguments: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+        out = subprocess.run(["git", *arguments], cwd=ROOT,
                              capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
 
 
 def machine_info() -> dict[str, Any]:
@@ -251,7 +251,9 @@ def machine_info() -> dict[str, Any]:
         "versions": {name: _version(name) for name in (
             "trio_reactive", "attrs", "cattrs", "orjson", "construct", "uvloop", "pyzmq",
             "psutil")},
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        # Uncommitted library changes make the commit alone an incomplete description.
+        "library_changes": _git("status", "--porcelain", "--", "trio_reactive"),
         "loadavg_before": load,
     }
 
