@@ -592,3 +592,38 @@ async def test_close_from_outside_wakes_a_waiting_processor() -> None:
             await events.wait_for(tr.Disconnected)
             await server.shutdown()
     assert events.of(tr.Disconnected)[0].reason is tr.DisconnectReason.CLOSED
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+async def test_large_reply_bursts_to_a_late_reader_keep_their_order(
+    codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replies written straight from the reader, partly, then by the writer, stay in order."""
+    import trio_reactive.connection as engine
+
+    proto = protocol(codec)
+    partial_writes: list[int] = []
+    real_write = engine.os.write
+
+    def watched_write(fd: int, data: Any) -> int:
+        written = real_write(fd, data)
+        if written < len(data):
+            partial_writes.append(written)
+        return written
+
+    monkeypatch.setattr(engine.os, "write", watched_write)
+
+    def burst(peer: tr.Peer, message: Any) -> Any:
+        return [Pong(message.n, i) for i in range(5000)]
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, burst)
+            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
+                for n in range(5):
+                    await conn.send(Ping(n))
+                await trio.sleep(0.2)  # let the socket buffers fill before reading
+                received = [await conn.receive() for _ in range(25_000)]
+            await server.shutdown()
+    assert received == [Pong(n, i) for n in range(5) for i in range(5000)]
+    assert partial_writes  # the kernel took part of a burst; the writer sent the rest
