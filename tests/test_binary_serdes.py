@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import struct
 from typing import Annotated, Any
 
@@ -36,8 +37,9 @@ from tests.models import (
 )
 from tests.strategies import messages, strategy_for, variants
 from trio_reactive.errors import DecodeError, EncodeError, ProtocolDefinitionError
-from trio_reactive.wire.codec import FixedBinary, VariableBinary
+from trio_reactive.wire.codec import Decoder, FixedBinary, FixedDecoder, VariableBinary
 from trio_reactive.wire.fixed_serde import FixedSerde, TaggedSerde
+from trio_reactive.wire.framing import MAX_U32, FixedFramer
 from trio_reactive.wire.schema import SideSchema, fixed_schema, variable_schema
 from trio_reactive.wire.variable_serde import VariableSerde
 
@@ -569,3 +571,167 @@ def test_variable_encode_errors() -> None:
     ]:
         with pytest.raises(EncodeError, match=reason):
             serde.encode(bad)
+
+
+# ---------------------------------------------------------------- fixed records as one block
+
+
+@attrs.frozen
+class Counted:
+    """A one-field class whose validator counts its calls and refuses 13."""
+
+    n: Annotated[int, c.Int8ul] = attrs.field()
+
+    @n.validator
+    def _check(self, attribute: Any, value: int) -> None:
+        CALLS.append(value)
+        if value == 13:
+            raise ValueError("unlucky")
+
+
+CALLS: list[int] = []
+
+
+@attrs.frozen
+class Flags:
+    """Flat but for its bools: decoded by ``struct``'s ``?`` when every bool byte is 0 or 1."""
+
+    on: bool
+    n: Annotated[int, c.Int16ul]
+    off: bool
+
+
+#: Fixed-size sides, each with a strategy per message class: several classes, or only one
+#: (flat, converted, validated, kw-only and non-init fields, a tag-only record).
+BLOCK_SIDES: dict[str, dict[type, st.SearchStrategy[Any]]] = {
+    "client": {cls: strategy_for(cls) for cls in variants(CLIENT)},
+    "server": {cls: strategy_for(cls) for cls in variants(SERVER)},
+    "exotic": {Exotic: exotics, Checked: checkeds, Quit: st.just(Quit())},
+    "Move": {Move: strategy_for(Move)},
+    "Ping": {Ping: strategy_for(Ping)},
+    "Checked": {Checked: checkeds},
+    "Exotic": {Exotic: exotics},
+    "Quit": {Quit: st.just(Quit())},
+    "Counted": {Counted: st.builds(Counted, st.integers(0, 255).filter(lambda n: n != 13))},
+    "Flags": {Flags: strategy_for(Flags)},
+    "flags": {Flags: strategy_for(Flags), Quit: st.just(Quit())},
+}
+
+
+def block_serde(side: str) -> FixedSerde:
+    return fixed(tuple(BLOCK_SIDES[side]))
+
+
+def same_results(serde: FixedSerde, left: list[Any], right: list[Any]) -> bool:
+    """Equal lists, comparing messages by their bytes (a NaN read twice is not equal to itself)."""
+
+    def key(item: Any) -> Any:
+        if isinstance(item, DecodeError):
+            return ("error", item.reason, item.frame)
+        return (type(item), serde.encode(item))
+
+    return [key(item) for item in left] == [key(item) for item in right]
+
+
+@st.composite
+def fixed_stream(draw: st.DrawFn, side: str) -> bytes:
+    """Records of ``side``: good ones, maybe all of one class, with damaged ones among them."""
+    serde = block_serde(side)
+    size = serde.decode_size
+    strategies = list(BLOCK_SIDES[side].values())
+    if draw(st.booleans()):  # one class only, so that whole blocks are of one class
+        strategies = [draw(st.sampled_from(strategies))]
+    records = [serde.encode(m) for m in draw(st.lists(st.one_of(strategies), max_size=30))]
+    for _ in range(draw(st.integers(0, 3))):
+        position = draw(st.integers(0, len(records)))
+        damage = draw(st.sampled_from(["tag", "value", "random"]))
+        if damage == "random" or not records:
+            record = draw(st.binary(min_size=size, max_size=size))
+        else:
+            good = bytearray(draw(st.sampled_from(records)))
+            at = 0 if damage == "tag" else draw(st.integers(0, size - 1))
+            good[at] = draw(st.integers(0, 255))
+            record = bytes(good)
+        records.insert(position, record)
+    tail = draw(st.binary(max_size=size - 1))  # a partial record the stream ends with
+    return b"".join(records) + tail
+
+
+@pytest.mark.parametrize("side", sorted(BLOCK_SIDES))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_decode_block_is_decode_many_of_the_frames(side: str, data: st.DataObject) -> None:
+    serde = block_serde(side)
+    size = serde.decode_size
+    stream = data.draw(fixed_stream(side))
+    block = stream[: len(stream) - len(stream) % size]
+    frames = [block[i : i + size] for i in range(0, len(block), size)]
+    assert same_results(serde, serde.decode_block(block), serde.decode_many(frames))
+
+
+@pytest.mark.parametrize("side", sorted(BLOCK_SIDES))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fixed_decoder_is_the_generic_one_under_any_rechunking(
+    side: str, data: st.DataObject
+) -> None:
+    """The fixed codec's decoder against ``decode_many(framer.feed(...))``, read by read."""
+    serde = block_serde(side)
+    classes = tuple(BLOCK_SIDES[side])
+    fused = FixedBinary().compile(classes, classes).decoder()
+    assert isinstance(fused, FixedDecoder)
+    generic = Decoder(FixedFramer(serde.decode_size, MAX_U32), serde)
+    stream = data.draw(fixed_stream(side))
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=8))
+    points = sorted({0, len(stream), *cuts})
+    for start, end in itertools.pairwise(points):
+        chunk: bytes | bytearray = stream[start:end]
+        if data.draw(st.booleans()):
+            chunk = bytearray(chunk)  # what some streams deliver
+        assert same_results(serde, fused.decode_batch(chunk), generic.decode_batch(chunk))
+        for attribute in ("examined", "chunk_start", "pending"):
+            assert getattr(fused.framer, attribute) == getattr(generic.framer, attribute)
+
+
+def test_decode_block_reports_bad_records_in_place_and_goes_on() -> None:
+    serde = fixed(Checked)
+    good = [serde.encode(Checked(n)) for n in (1, 2, 3)]
+    too_big = b"\x00" + bytes([101]) + good[0][2:]  # the validator refuses it
+    bad_tag = b"\x01" + good[0][1:]
+    block = good[0] + too_big + good[1] + bad_tag + good[2]
+    out = serde.decode_block(block)
+    assert out[0::2] == [Checked(1), Checked(2), Checked(3)]
+    assert out[1] == DecodeError(serde.decode_schema.why_undecodable(too_big) or "", too_big)
+    assert isinstance(out[3], DecodeError)
+    assert out[3].frame == bad_tag
+    assert out == serde.decode_many([block[i : i + 5] for i in range(0, 25, 5)])
+    assert serde.decode_block(b"") == []
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["one-class", "mixed"])
+def test_decode_block_builds_each_message_once(mixed: bool) -> None:
+    """A bad record is reported without decoding the records around it a second time."""
+    serde = fixed(Counted | Quit) if mixed else fixed(Counted)
+    good = serde.encode(Counted(1))
+    bad = good[:1] + bytes([13]) + good[2:]
+    block = good + bad + good + bad + good + (serde.encode(Quit()) if mixed else b"")
+    CALLS.clear()
+    out = serde.decode_block(block)
+    assert [type(m) for m in out] == [Counted, DecodeError, Counted, DecodeError, Counted] + (
+        [Quit] if mixed else []
+    )
+    assert CALLS.count(1) == 3  # the good records: once each
+
+
+def test_bools_in_a_block_are_bools_and_other_bytes_are_refused() -> None:
+    serde = fixed(Flags)
+    records = [serde.encode(Flags(True, 7, False)), serde.encode(Flags(False, 8, True))]
+    out = serde.decode_block(b"".join(records))
+    assert out == [Flags(True, 7, False), Flags(False, 8, True)]
+    assert [(m.on, m.off) for m in out] == [(True, False), (False, True)]
+    assert all(type(m.on) is bool and type(m.off) is bool for m in out)
+    bad = records[0][:-1] + b"\x02"
+    out = serde.decode_block(records[0] + bad + records[1])
+    assert out[0] == Flags(True, 7, False) and out[2] == Flags(False, 8, True)
+    assert isinstance(out[1], DecodeError)
+    assert out[1].reason == "Flags.off: 2 is not a valid bool (0 or 1)"

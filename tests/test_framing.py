@@ -186,6 +186,45 @@ def test_fixed_many_records_per_chunk_and_partial_kept() -> None:
     assert FixedFramer(1, 1).feed(b"xyz") == [b"x", b"y", b"z"]
 
 
+@FAST
+@given(fixed_sizes, st.binary(max_size=60), cuts, st.data())
+def test_fixed_feed_block_is_feed_joined(
+    size: int, stream: bytes, cut: list[int], data: st.DataObject
+) -> None:
+    """One block of the complete records, with ``feed``'s bookkeeping, read after read.
+
+    As the engine does at a stage change, the bytes after the first ``k`` records of
+    ``examined`` framed afresh give back the records after ``k`` and the same partial record.
+    """
+    by_frame, by_block = FixedFramer(size, 64), FixedFramer(size, 64)
+    for chunk in split_at(stream, cut):
+        given_chunk = bytearray(chunk) if data.draw(st.booleans()) else chunk
+        frames = by_frame.feed(given_chunk)
+        block = by_block.feed_block(given_chunk)
+        assert type(block) is bytes
+        assert block == b"".join(frames)
+        assert by_block.examined == by_frame.examined
+        assert by_block.chunk_start == by_frame.chunk_start
+        assert by_block.pending == by_frame.pending
+        examined = by_block.examined
+        assert examined[: len(block)] == block
+        k = data.draw(st.integers(0, len(frames)))
+        rest = examined[by_block.offset_after(examined, k) :]
+        fresh = FixedFramer(size, 64)
+        assert fresh.feed_block(rest) == block[k * size :]
+        assert fresh.pending == by_block.pending
+
+
+def test_fixed_feed_block_keeps_the_partial_record() -> None:
+    framer = FixedFramer(3, 3)
+    assert framer.feed_block(b"abcdefg") == b"abcdef"
+    assert (framer.pending, framer.examined, framer.chunk_start) == (b"g", b"abcdefg", 0)
+    assert framer.feed_block(b"h") == b""
+    assert framer.feed_block(b"ij") == b"ghi"
+    assert (framer.pending, framer.examined, framer.chunk_start) == (b"j", b"ghij", 2)
+    assert FixedFramer(1, 1).feed_block(bytearray(b"xyz")) == b"xyz"
+
+
 def test_fixed_frame_refuses_a_wrong_size() -> None:
     framer = FixedFramer(4, 100)
     with pytest.raises(EncodeError):

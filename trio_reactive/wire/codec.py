@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import ConfigError, EncodeError
-from .fixed_serde import FixedSerde
+from .fixed_serde import FixedSerde, length_prefixed_frames
 from .framing import MAX_U32, FixedFramer, Framer, LengthPrefixedFramer, LineFramer
 from .json_serde import JsonSerde
 from .serde import BatchSerde, Serde, as_batch_serde
@@ -27,6 +27,8 @@ __all__ = [
     "Decoder",
     "Encoder",
     "FixedBinary",
+    "FixedDecoder",
+    "FramingEncoder",
     "Textual",
     "VariableBinary",
 ]
@@ -59,6 +61,27 @@ class Decoder:
         ``.frames``) when a frame exceeds the limit.
         """
         return self.decode_frames(self.framer.feed(data))
+
+
+class FixedDecoder(Decoder):
+    """The built-in fixed codec's decoder: a read's whole records go to the serde as one block.
+
+    The records are not sliced one by one: ``FixedFramer.feed_block`` hands over the aligned
+    block and ``FixedSerde.decode_block`` decodes it with one ``iter_unpack`` (see there), giving
+    exactly what ``decode_frames(framer.feed(data))`` would.
+    """
+
+    __slots__ = ("_decode_block", "_feed_block")
+
+    def __init__(self, framer: Framer, serde: BatchSerde) -> None:
+        if not (isinstance(framer, FixedFramer) and isinstance(serde, FixedSerde)):
+            raise TypeError("a FixedDecoder needs a FixedFramer and a FixedSerde")
+        super().__init__(framer, serde)
+        self._feed_block = framer.feed_block
+        self._decode_block = serde.decode_block
+
+    def decode_batch(self, data: bytes | bytearray) -> list[Any]:
+        return self._decode_block(self._feed_block(data))
 
 
 class Encoder:
@@ -112,6 +135,41 @@ class Encoder:
         )
 
 
+class FramingEncoder(Encoder):
+    """An encoder whose codec makes each message's whole frame in one step (``frames``).
+
+    The built-in variable codec's frames are a length prefix and a payload: for a fixed-size
+    class, one ``pack`` instead of a ``pack`` each and a join.  Anything out of the ordinary (a
+    message that cannot be encoded, a frame over the limit) goes the ``Encoder`` way, which
+    says what is wrong.
+    """
+
+    __slots__ = ("_frame_limit", "_frames")
+
+    def __init__(
+        self,
+        framer: LengthPrefixedFramer,
+        serde: BatchSerde,
+        max_message_size: int,
+        frames: Callable[[Sequence[Any]], list[bytes]],
+    ) -> None:
+        super().__init__(framer, serde, max_message_size, trusted=True)
+        self._frames = frames
+        self._frame_limit = max_message_size + _PREFIX
+
+    def encode_batch(self, messages: Sequence[Any]) -> bytes:
+        try:
+            frames = self._frames(messages)
+        except Exception:
+            return super().encode_batch(messages)  # raises the EncodeError naming the message
+        if frames and max(map(len, frames)) > self._frame_limit:
+            return super().encode_batch(messages)  # raises for the message over the limit
+        return b"".join(frames)
+
+
+_PREFIX = 4  # the length prefix of LengthPrefixedFramer
+
+
 @attrs.frozen
 class CompiledCodec:
     """A codec built for one protocol side: what it decodes and what it encodes.
@@ -126,14 +184,19 @@ class CompiledCodec:
     outbound_framer: Callable[[int], Framer]
     #: The serde is a built-in one, whose payloads always fit the framing.
     trusted: bool = False
+    #: What decodes each connection's input: a ``Decoder`` or a faster one made for the codec.
+    decoder_type: type[Decoder] = Decoder
+    #: Whole length-prefixed frames of many messages, when the codec makes them in one step.
+    prefixed_frames: Callable[[Sequence[Any]], list[bytes]] | None = None
 
     def decoder(self, max_message_size: int = MAX_U32) -> Decoder:
-        return Decoder(self.inbound_framer(max_message_size), self.serde)
+        return self.decoder_type(self.inbound_framer(max_message_size), self.serde)
 
     def encoder(self, max_message_size: int = MAX_U32) -> Encoder:
-        return Encoder(
-            self.outbound_framer(MAX_U32), self.serde, max_message_size, trusted=self.trusted
-        )
+        framer = self.outbound_framer(MAX_U32)
+        if self.prefixed_frames is not None and isinstance(framer, LengthPrefixedFramer):
+            return FramingEncoder(framer, self.serde, max_message_size, self.prefixed_frames)
+        return Encoder(framer, self.serde, max_message_size, trusted=self.trusted)
 
 
 def _custom_or(serde: Serde | None, build: Callable[[], BatchSerde]) -> BatchSerde:
@@ -183,6 +246,7 @@ class FixedBinary:
             lambda limit: FixedFramer(inbound_size, limit),
             lambda limit: FixedFramer(outbound_size, limit),
             self.serde is None,
+            FixedDecoder if self.serde is None else Decoder,
         )
 
 
@@ -196,7 +260,15 @@ class VariableBinary:
     def compile(
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
-        serde = _custom_or(self.serde, lambda: VariableSerde(decode_types, encode_types))
+        if self.serde is not None:
+            serde = as_batch_serde(self.serde)
+            return CompiledCodec(self.name, serde, LengthPrefixedFramer, LengthPrefixedFramer)
+        built = VariableSerde(decode_types, encode_types)
         return CompiledCodec(
-            self.name, serde, LengthPrefixedFramer, LengthPrefixedFramer, self.serde is None
+            self.name,
+            built,
+            LengthPrefixedFramer,
+            LengthPrefixedFramer,
+            trusted=True,
+            prefixed_frames=length_prefixed_frames(built),
         )

@@ -6,6 +6,10 @@ function around it.  A class whose fields need no conversion decodes as ``cls(*u
 conversions (enum and bool tables, padded strings, other byte orders) appear only for the
 fields that need them, decided here and never re-examined per message.
 
+A read's whole records are also decoded as one block (:meth:`FixedSerde.decode_block`): one
+``iter_unpack`` when they are all of one class, one ``unpack_from`` each otherwise, and never a
+slice per record.
+
 This module also holds what the variable-binary serde shares with it: the small code generator
 (:class:`Source`), the expressions that rebuild an object from its leaf values and that read a
 message's leaf values for encoding, and the batch entry points (:class:`TaggedSerde`).
@@ -13,13 +17,14 @@ message's leaf values for encoding, and the batch entry points (:class:`TaggedSe
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ..errors import DecodeError, EncodeError
-from .schema import Node, Record, Scalar, SideSchema, Step, fixed_schema
+from .schema import BOOL_OF_BYTE, Node, Record, Scalar, SideSchema, Step, fixed_schema
 
 __all__ = [
     "Decode",
@@ -34,12 +39,14 @@ __all__ = [
     "flat_decoder",
     "flat_encoder",
     "leaves",
+    "length_prefixed_frames",
 ]
 
 Decode = Callable[[bytes], Any]
 Encode = Callable[[Any], bytes]
 
 _REPR_LIMIT = 200
+_LENGTH = struct.Struct("<I")
 
 
 # --- code generation -----------------------------------------------------------------------------
@@ -136,12 +143,35 @@ def access_leaves(node: Node, expression: str) -> list[tuple[Node, str]]:
     return [(node, expression)]
 
 
-def _is_flat(record: Record) -> bool:
-    """True when the unpacked tuple is exactly the constructor's positional arguments."""
+def _is_flat(record: Record, flags: bool = False) -> bool:
+    """True when the unpacked tuple is exactly the constructor's positional arguments.
+
+    With ``flags``: once bools are read as ``?`` (see :func:`_decode_layout`).
+    """
     return all(
-        isinstance(f.node, Scalar) and not f.node.decode_steps and not f.kw_only
+        isinstance(f.node, Scalar)
+        and (not f.node.decode_steps or (flags and _is_bool(f.node)))
+        and not f.kw_only
         for f in record.fields
     )
+
+
+def _decode_layout(record: Record, pad: int, flags: bool = False) -> struct.Struct:
+    """Tag (skipped), the fixed-size fields, then ``pad`` skipped bytes.
+
+    With ``flags``, bools are read as ``?`` (true for any byte but 0): only for bytes known to
+    be 0 or 1.
+    """
+    codes = "".join(
+        "?" if flags and _is_bool(leaf) else as_scalar(leaf).code for leaf in leaves(record)
+    )
+    return struct.Struct("<x" + codes + (f"{pad}x" if pad else ""))
+
+
+def _is_bool(leaf: Node) -> bool:
+    """A bool, read as a byte and converted by the table that refuses anything but 0 and 1."""
+    steps: Sequence[Step] = getattr(leaf, "decode_steps", ())
+    return len(steps) == 1 and steps[0] is BOOL_OF_BYTE
 
 
 def flat_decoder(record: Record, pad: int = 0) -> Decode:
@@ -149,23 +179,128 @@ def flat_decoder(record: Record, pad: int = 0) -> Decode:
 
     ``unpack`` demands the exact length, so a short or long payload fails here too.
     """
-    scalars = [leaf for leaf in leaves(record) if isinstance(leaf, Scalar)]
-    layout = struct.Struct("<x" + "".join(s.code for s in scalars) + (f"{pad}x" if pad else ""))
+    layout = _decode_layout(record, pad)
     source = Source(f"decode_{record.cls.__name__}")
     unpack = source.const(layout.unpack, "unpack")
     with source.block(f"def {source.name}(p):"):
         if _is_flat(record):
             source.line(f"return {source.const(record.cls, 'cls')}(*{unpack}(p))")
         else:
-            names = [source.fresh("a") for _ in scalars]
+            names = [source.fresh("a") for _ in leaves(record)]
             source.line(f"({', '.join(names)},) = {unpack}(p)")
             source.line(f"return {build_expr(record, iter(names), source)}")
     decode: Decode = source.compile()
     return decode
 
 
-def flat_encoder(record: Record, tag: int, pad: int = 0) -> Encode:
-    """Encode a fixed-size class: one ``pack`` of tag, fields and ``pad`` zero bytes."""
+#: ``fill(out, source, block)`` appends to ``out`` the messages of the records of ``block`` that
+#: ``source`` yields (their values, or their offsets).  Raising leaves ``out`` holding the
+#: messages before the failing record and ``source`` just past it: calling again goes on with
+#: the next record, and nothing is decoded twice.
+_Fill = Callable[[list[Any], Iterator[Any], bytes], None]
+
+
+def _run_filler(record: Record, flags: bool = False) -> _Fill:
+    """A :data:`_Fill` for a block whose records are all ``record``'s class.
+
+    ``source`` is the ``iter_unpack`` of the block with the class's own layout.  A class whose
+    values are its constructor's arguments is built by ``starmap``, with no Python loop at all.
+    """
+    source = Source(f"fill_{record.cls.__name__}")
+    with source.block(f"def {source.name}(out, values, block):"):
+        if _is_flat(record, flags):
+            starmap = source.const(itertools.starmap, "starmap")
+            source.line(f"out.extend({starmap}({source.const(record.cls, 'cls')}, values))")
+        else:
+            names = [source.fresh("a") for _ in leaves(record)]
+            source.line("append = out.append")
+            with source.block(f"for ({', '.join(names)},) in values:"):
+                source.line(f"append({build_expr(record, iter(names), source)})")
+    fill: _Fill = source.compile()
+    return fill
+
+
+#: How a block of one class starts decoding: the :data:`_Fill` and the values it takes.
+_Start = Callable[[bytes], tuple[_Fill, Iterator[Any]]]
+
+
+def _run_starter(record: Record, pad: int) -> _Start:
+    """The :data:`_Start` for blocks of ``record``'s class.
+
+    A class flat but for its bools gets the flat case too when every bool byte of the block is
+    0 or 1 (one C-level slice each): ``struct``'s ``?`` reads them.  Otherwise the table does,
+    reporting the records it refuses.
+    """
+    layout = _decode_layout(record, pad)
+    source = Source(f"start_{record.cls.__name__}")
+    fill = source.const(_run_filler(record), "fill")
+    iterate = source.const(layout.iter_unpack, "iter_unpack")
+    with source.block(f"def {source.name}(block):"):
+        if not _is_flat(record) and _is_flat(record, flags=True):
+            checks = " and ".join(
+                f"not block[{offset}::{layout.size}].translate(None, b'\\x00\\x01')"
+                for offset in _bool_offsets(record)
+            )
+            with source.block(f"if {checks}:"):
+                flat_fill = source.const(_run_filler(record, flags=True), "fill")
+                as_flags = source.const(
+                    _decode_layout(record, pad, flags=True).iter_unpack, "iter_unpack"
+                )
+                source.line(f"return {flat_fill}, {as_flags}(block)")
+        source.line(f"return {fill}, {iterate}(block)")
+    start: _Start = source.compile()
+    return start
+
+
+def _bool_offsets(record: Record) -> list[int]:
+    """Where the bool bytes of a record are (its tag first)."""
+    offsets = []
+    offset = 1
+    for leaf in leaves(record):
+        if _is_bool(leaf):
+            offsets.append(offset)
+        offset += as_scalar(leaf).size
+    return offsets
+
+
+def _maker(record: Record) -> Callable[..., Any]:
+    """The message from its leaf values: the class itself when they are its arguments."""
+    if _is_flat(record):
+        return record.cls
+    source = Source(f"make_{record.cls.__name__}")
+    names = [source.fresh("a") for _ in leaves(record)]
+    with source.block(f"def {source.name}({', '.join(names)}):"):
+        source.line(f"return {build_expr(record, iter(names), source)}")
+    make: Callable[..., Any] = source.compile()
+    return make
+
+
+#: Per tag: a class's :func:`_maker` and the ``unpack_from`` of its layout.
+_Kinds = tuple[tuple[Callable[..., Any], Callable[[bytes, int], tuple[Any, ...]]], ...]
+
+
+def _mixed_filler(kinds: _Kinds) -> _Fill:
+    """A :data:`_Fill` for records of any class: ``source`` yields their offsets in ``block``.
+
+    ``kinds[tag]`` is the class's :func:`_maker` and ``unpack_from``; an unknown tag fails the
+    tuple index, as it does in :meth:`TaggedSerde.decode_many`.
+    """
+    source = Source("fill_mixed")
+    with source.block(f"def {source.name}(out, offsets, block):"):
+        source.line("append = out.append")
+        with source.block("for o in offsets:"):
+            source.line(f"make, unpack = {source.const(kinds, 'kinds')}[block[o]]")
+            source.line("append(make(*unpack(block, o)))")
+    fill: _Fill = source.compile()
+    return fill
+
+
+def flat_encoder(record: Record, tag: int, pad: int = 0, *, length_prefix: bool = False) -> Encode:
+    """Encode a fixed-size class: one ``pack`` of tag, fields and ``pad`` zero bytes.
+
+    With ``length_prefix``, the same ``pack`` first writes the length of the rest as a u32
+    little-endian: the whole frame of a length-prefixed stream.
+    """
     pairs = access_leaves(record, "m")
     codes = "".join(as_scalar(node).code for node, _ in pairs)
     layout = struct.Struct("<B" + codes + (f"{pad}x" if pad else ""))
@@ -173,6 +308,9 @@ def flat_encoder(record: Record, tag: int, pad: int = 0) -> Encode:
     arguments = [str(tag)] + [
         apply_steps(expression, as_scalar(node).encode_steps, source) for node, expression in pairs
     ]
+    if length_prefix:
+        arguments.insert(0, str(layout.size))
+        layout = struct.Struct("<I" + layout.format[1:])
     with source.block(f"def {source.name}(m):"):
         source.line(f"return {source.const(layout.pack, 'pack')}({', '.join(arguments)})")
     encode: Encode = source.compile()
@@ -268,6 +406,44 @@ class TaggedSerde:
         return EncodeError(f"cannot encode {shown}: {reason}")
 
 
+def length_prefixed_frames(serde: TaggedSerde) -> Callable[[Sequence[Any]], list[bytes]] | None:
+    """Frames of a u32-length-prefixed stream, one per message, each made in one step.
+
+    For a serde of a variable schema, whose fixed-size classes encode with :func:`flat_encoder`
+    unpadded: their frames are one ``pack`` of length, tag and fields (about 70 ns a message
+    less than packing the length apart and joining); any other class's payload gets its length
+    put in front (about as fast as framing it apart, plus one copy of the payload).  None when
+    no class has a fixed size: nothing to gain.  The frames raise like ``encode_many``'s fast
+    path (``KeyError`` for a foreign class, whatever a field makes fail): ask it why.
+    """
+    if serde.encode_schema.record_size is not None:
+        raise ValueError("fixed records are padded: they are not framed with a length prefix")
+    if all(record.fixed_size is None for record in serde.encode_schema.records):
+        return None
+    encoders = serde._encoders
+    framed: dict[type, Encode] = {}
+    for tag, record in enumerate(serde.encode_schema.records):
+        if record.fixed_size is not None:
+            framed[record.cls] = flat_encoder(record, tag, length_prefix=True)
+        else:
+            framed[record.cls] = _with_length(encoders[record.cls])
+
+    def frames(messages: Sequence[Any]) -> list[bytes]:
+        return [framed[type(message)](message) for message in messages]
+
+    return frames
+
+
+def _with_length(encode: Encode) -> Encode:
+    pack = _LENGTH.pack
+
+    def encode_framed(message: Any) -> bytes:
+        payload = encode(message)
+        return pack(len(payload)) + payload
+
+    return encode_framed
+
+
 class FixedSerde(TaggedSerde):
     """Fixed-size binary records derived from the attrs fields (see :mod:`.schema`).
 
@@ -275,15 +451,16 @@ class FixedSerde(TaggedSerde):
     the largest class, every class zero-padded to it).
     """
 
-    __slots__ = ("decode_size", "encode_size")
+    __slots__ = ("_fill_mixed", "_runs", "decode_size", "encode_size")
 
     def __init__(self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]) -> None:
         decode_schema = fixed_schema(decode_types)
         encode_schema = fixed_schema(encode_types)
+        records = decode_schema.records
         super().__init__(
             decode_schema,
             encode_schema,
-            tuple(flat_decoder(r, _pad(decode_schema, r)) for r in decode_schema.records),
+            tuple(flat_decoder(r, _pad(decode_schema, r)) for r in records),
             {
                 r.cls: flat_encoder(r, tag, _pad(encode_schema, r))
                 for tag, r in enumerate(encode_schema.records)
@@ -291,6 +468,40 @@ class FixedSerde(TaggedSerde):
         )
         self.decode_size = _size(decode_schema)
         self.encode_size = _size(encode_schema)
+        self._runs = tuple(_run_starter(r, _pad(decode_schema, r)) for r in records)
+        self._fill_mixed = _mixed_filler(
+            tuple(
+                (_maker(r), _decode_layout(r, _pad(decode_schema, r)).unpack_from) for r in records
+            )
+        )
+
+    def decode_block(self, block: bytes) -> list[Any]:
+        """The records of ``block`` (whole records only), as ``decode_many`` of its slices gives.
+
+        A block of one class (the usual case, and every block of a one-class side that has no
+        bad tag) is one ``iter_unpack``; otherwise each record is one ``unpack_from`` chosen by
+        its tag, with no slicing.  A bad record yields a :class:`DecodeError` in its place.
+        """
+        out: list[Any] = []
+        if not block:
+            return out
+        size = self.decode_size
+        tags = block[::size]  # the tag byte of every record
+        tag = tags[0]
+        runs = self._runs
+        fill: _Fill
+        source: Iterator[Any]
+        if tag < len(runs) and tags.count(tag) == len(tags):
+            fill, source = runs[tag](block)
+        else:
+            fill, source = self._fill_mixed, iter(range(0, len(block), size))
+        while True:
+            try:
+                fill(out, source, block)
+                return out
+            except Exception as exc:  # the record at len(out): report it and go on after it
+                start = len(out) * size
+                out.append(self._decode_error(block[start : start + size], exc))
 
 
 def _size(schema: SideSchema) -> int:

@@ -178,6 +178,17 @@ class FixedFramer(_FramerBase):
             return [joined[i : i + 1] for i in range(end)]
         return [joined[i : i + size] for i in range(0, end, size)]
 
+    def feed_block(self, data: bytes | bytearray) -> bytes:
+        """``feed``, with the complete records returned as one block instead of one per frame.
+
+        The bookkeeping is ``feed``'s: ``examined`` starts with the block, so ``offset_after``
+        and ``chunk_start`` mean the same, and the partial record is kept for the next call.
+        """
+        joined = self._take(data)
+        end = len(joined) - len(joined) % self.size
+        self._pending = joined[end:]
+        return joined[:end]
+
     def frame(self, payload: bytes) -> bytes:
         if len(payload) != self.size:
             raise EncodeError(f"fixed frame must be {self.size} bytes, got {len(payload)}")
