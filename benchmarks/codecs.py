@@ -16,7 +16,7 @@ fastest idiomatic form for this one message class, and produce the same bytes:
   (cattrs' orjson preset); ``orjson.dumps`` of the tagged, unstructured message to encode;
 * variable: a ``unpack_from`` loop over u32-length-prefixed records; ``pack`` with the prefix.
 
-The machines are noisy (see PERFORMANCE.md): the runs are interleaved in rounds and each
+The machines are noisy (about ±30% from run to run): the runs are interleaved in rounds and each
 contender keeps its best round, and only ratios within one run are meaningful.
 
 The textual encode baseline comes twice.  orjson gives each output a 1 KiB buffer and shrinks it
