@@ -62,7 +62,6 @@ def test_rates_parse_and_refuse_nonsense() -> None:
 
 
 def test_plot_draws_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     steps = [
         Step(codec=codec, size=32, wire_bytes=50, target=target, sent=100, acked=100,
              seconds=1.0, rate=rate, server_cpu=rate / 1e4, client_cpu=rate / 5e3,
