@@ -1,10 +1,12 @@
 """Runs a whole benchmark: every scenario, codec and implementation, interleaved.
 
 For one codec, every server is started at once and stays up while each scenario runs in rounds:
-round ``r`` measures A, B, C, ... in turn, so slow drifts of the machine (other work, thermal
-state) spread over every implementation instead of landing on one.  The first ``warmup`` rounds
-are thrown away.  Idle memory needs a fresh process per measurement, so it runs afterwards, in
-the same interleaved order.
+round ``r`` measures every implementation in turn, so slow drifts of the machine (other work,
+thermal state) spread over all of them instead of landing on one.  Each round starts one place
+further along (A B C, B C A, C A B, ...), so that no implementation always follows the same one,
+and each measurement waits until every server has gone quiet, so that none pays for the one
+before it tearing down its connections.  The first ``warmup`` rounds are thrown away.  Idle
+memory needs a fresh process per measurement, so it runs afterwards, interleaved the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from .harness import ROOT, LoadWorker, ServerProcess, WorkerError, start_servers
 from .peers import IMPLEMENTATIONS, by_name, missing_dependency
 from .scenarios import Mode, Scenario, idle_scenarios, load_scenarios
-from .stats import median, rss_bytes
+from .stats import cpu_seconds, median, rss_bytes
 
 __all__ = ["REFERENCE", "machine_info", "run"]
 
@@ -34,6 +36,11 @@ REFERENCE = "trio_reactive"
 HOLD_PER_WORKER = 2500
 #: Time for a server to finish setting up connections, or tearing them down, before RSS is read.
 SETTLE_SECONDS = 0.3
+#: A server is quiet when it uses less than this share of a core over ``QUIET_WINDOW`` seconds.
+QUIET_SHARE = 0.02
+QUIET_WINDOW = 0.05
+#: Longest wait for quiet; a server still busy after that is measured anyway.
+QUIET_TIMEOUT = 3.0
 
 Progress = Callable[[str], None]
 
@@ -107,8 +114,10 @@ def _interleave(mode: Mode, scenario: Scenario, codec: str, *,
     """Rounds of A, B, C, ...; returns the worker (a new one if the old one died)."""
     rounds = mode.warmup + mode.repetitions
     failed: set[str] = set()
+    pids = [server.pid for server in servers.values() if isinstance(server, ServerProcess)]
     for round_index in range(rounds):
-        for name, server in servers.items():
+        for name in rotated(list(servers), round_index):
+            server = servers[name]
             if name in failed:
                 continue
             if isinstance(server, str):
@@ -125,6 +134,7 @@ def _interleave(mode: Mode, scenario: Scenario, codec: str, *,
                    **scenario.parameters(mode, codec)}
             if scenario.job == "paced":
                 job["server_pid"] = server.pid
+            wait_until_quiet(pids)
             try:
                 result = worker.run(job)
             except WorkerError as exc:
@@ -144,6 +154,37 @@ def _interleave(mode: Mode, scenario: Scenario, codec: str, *,
     return worker
 
 
+def rotated(names: list[str], round_index: int) -> list[str]:
+    """``names`` starting ``round_index`` places along: each round, a different one goes first."""
+    shift = round_index % len(names) if names else 0
+    return names[shift:] + names[:shift]
+
+
+def wait_until_quiet(pids: list[int]) -> float:
+    """Wait (at most ``QUIET_TIMEOUT``) until the servers stop using CPU; return the seconds waited.
+
+    A server that has just served a scenario may still be closing a thousand connections, or
+    collecting garbage; whoever is measured next must not share the machine with that.
+    """
+    started = time.perf_counter()
+    before = _total_cpu(pids)
+    while time.perf_counter() - started < QUIET_TIMEOUT:
+        time.sleep(QUIET_WINDOW)
+        now = _total_cpu(pids)
+        if now - before < QUIET_SHARE * QUIET_WINDOW:
+            break
+        before = now
+    return time.perf_counter() - started
+
+
+def _total_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(Exception):  # a server that died is reported by its job
+            total += cpu_seconds(pid)
+    return total
+
+
 def _idle_phase(mode: Mode, *, implementations: list[str], codec: str,
                 wanted: Callable[[str], bool], recorder: Recorder, progress: Progress) -> None:
     scenarios = [s for s in idle_scenarios(mode) if wanted(s.key)]
@@ -156,7 +197,7 @@ def _idle_phase(mode: Mode, *, implementations: list[str], codec: str,
             count = int(scenario.parameters(mode, codec)["connections"])
             failed: set[str] = set()
             for round_index in range(mode.repetitions):
-                for name in implementations:
+                for name in rotated(implementations, round_index):
                     if name in failed:
                         continue
                     try:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from benchmarks.model import CODEC_NAMES, Ping, Pong, protocol_for
 from benchmarks.report import markdown
+from benchmarks.runner import QUIET_TIMEOUT, rotated, wait_until_quiet
 from benchmarks.wire import client_wire, server_wire
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +85,21 @@ def test_smoke_run(tmp_path: Path) -> None:
             for name in available:
                 assert (scenario, codec, name) in ran
     assert all(m["median"] is not None and m["median"] >= 0 for m in results["measurements"])
+
+
+def test_rounds_rotate_so_no_implementation_always_goes_first() -> None:
+    names = ["a", "b", "c"]
+    orders = [rotated(names, r) for r in range(4)]
+    assert orders == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
+    assert rotated([], 3) == []
+
+
+def test_waiting_for_quiet_servers_ends() -> None:
+    """An idle process is quiet at once; a vanished one does not break the wait."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.3)  # past its start-up
+        assert wait_until_quiet([sleeper.pid, 2**22 + 12345]) < QUIET_TIMEOUT
+    finally:
+        sleeper.kill()
+        sleeper.wait()
