@@ -627,3 +627,51 @@ async def test_large_reply_bursts_to_a_late_reader_keep_their_order(
             await server.shutdown()
     assert received == [Pong(n, i) for n in range(5) for i in range(5000)]
     assert partial_writes  # the kernel took part of a burst; the writer sent the rest
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+async def test_one_read_of_many_messages_keeps_every_rule_of_the_sync_handler(codec: str) -> None:
+    """A raise, a list reply, a bad frame and a close, all within a single network read.
+
+    The sync handler meets them in one batch: each reply keeps its place, the error hooks'
+    replies go where the failures were, and nothing after the close is handled.
+    """
+    handled: list[int] = []
+
+    def busy(peer: tr.Peer, message: Ping) -> Any:
+        handled.append(message.n)
+        if message.n == 2:
+            raise ValueError("two")
+        if message.n == 3:
+            return [Pong(3, 1), Pong(3, 2)]
+        if message.n == 5:
+            peer.close()
+        return Pong(message.n, 0)
+
+    proto = protocol(
+        codec, input_error=lambda e: Pong(901, 0), processor_error=lambda e: Pong(902, 0)
+    )
+    encoder = proto.side("client").codec.encoder()
+    record = len(encoder.encode(Ping(1)))
+    bad = {"textual": b"nonsense\n", "fixed": b"\xff" * record, "variable": b"\x01\0\0\0\xff"}
+    segment = b"".join(
+        [encoder.encode_batch([Ping(1), Ping(2), Ping(3)]), bad[codec]]
+        + [encoder.encode(Ping(n)) for n in (4, 5, 6, 7)]
+    )
+    assert len(segment) < 1000  # one read, on loopback
+    events = Recorder()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, busy, on_event=events)
+            stream = await raw_connect(server.port)
+            await stream.send_all(segment)
+            data = await read_until_eof(stream)
+            await server.shutdown()
+    assert handled == [1, 2, 3, 4, 5]
+    replies = proto.side("client").codec.decoder().decode_batch(data)
+    assert replies == [
+        Pong(1, 0), Pong(902, 0), Pong(3, 1), Pong(3, 2), Pong(901, 0), Pong(4, 0), Pong(5, 0)
+    ]
+    assert len(events.of(tr.InputError)) == len(events.of(tr.ProcessorError)) == 1
+    (gone,) = events.of(tr.Disconnected)
+    assert gone.reason is tr.DisconnectReason.CLOSED

@@ -23,6 +23,7 @@ reader holds) is re-framed by the next stage's codec.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -432,35 +433,60 @@ class Connection:
     async def _handle_current(self) -> None:
         """Run the sync handler over the current batch, inline; stop at a transition."""
         batch = self._current
-        start = self._consumed
-        messages = batch.messages[start:] if start else batch.messages
-        handler = self._stage.processor.function
-        peer = self.peer
-        outbound_types = self._outbound_types
         replies: list[Any] = []
-        consumed = start
-        for consumed, message in enumerate(messages, start + 1):  # noqa: B007 - read after the loop
-            if type(message) is DecodeError:
-                await self._input_error(message, replies)
+        while (trouble := self._run_handler(replies)) is not None:
+            if type(trouble) is DecodeError:
+                await self._input_error(trouble, replies)
             else:
-                try:
-                    reply = handler(peer, message)
-                    if reply is not None:
-                        if type(reply) in outbound_types:
-                            replies.append(reply)
-                        else:
-                            self._collect(reply, replies)
-                except Exception as exc:
-                    await self._processor_error(exc, replies)
+                await self._processor_error(trouble, replies)
             if self._stage_ending:
                 break
-        self.messages_in += consumed - start
-        self._consumed = consumed
         if replies:
             await self._emit_replies(replies, direct=True)
         overflow = batch.overflow
-        if overflow is not None and consumed == len(batch.messages) and not self._stage_ending:
+        if (
+            overflow is not None
+            and self._consumed == len(batch.messages)
+            and not self._stage_ending
+        ):
             await self._on_overflow(overflow)
+
+    def _run_handler(self, replies: list[Any]) -> Exception | None:
+        """Hand the current batch's messages to the sync handler until one needs an await.
+
+        Runs from ``_consumed`` to the end of the batch, or up to a message that ends the stage
+        (the handler called ``goto`` or ``close``), or to one that needs reporting: a bad frame
+        or an exception, returned, counted as consumed, for the caller to report.  The loop
+        does nothing per message but call the handler and keep its reply; where it stopped is
+        read once from the list iterator.
+        """
+        messages = self._current.messages
+        start = self._consumed
+        remaining = iter(messages[start:] if start else messages)
+        handler = self._stage.processor.function
+        peer = self.peer
+        outbound_types = self._outbound_types
+        append = replies.append
+        trouble: Exception | None = None
+        try:
+            for message in remaining:
+                if type(message) is DecodeError:
+                    trouble = message
+                    break
+                reply = handler(peer, message)
+                if reply is not None:
+                    if type(reply) in outbound_types:
+                        append(reply)
+                    else:
+                        self._collect(reply, replies)
+                if self._stage_ending:
+                    break
+        except Exception as exc:
+            trouble = exc
+        consumed = len(messages) - operator.length_hint(remaining)
+        self.messages_in += consumed - start
+        self._consumed = consumed
+        return trouble
 
     async def _deliver_queued(self, batch: Batch) -> None:
         weight = len(batch.messages) or 1
