@@ -21,8 +21,9 @@ what came instead.  Other choices on the wire:
   with :class:`EncodeError` instead of letting orjson write ``null``.
 
 Everything per class is worked out once in ``__init__``: the structure and unstructure functions,
-whether a class can hold a float, and generated encoding code (see :class:`_EncoderSource`).
-Decoding a message is ``orjson.loads``, a dict lookup by tag and the cattrs structure function.
+whether a class can hold a float, and generated encoding code (see :class:`_EncoderSource`) and
+structure functions (see :class:`_DecoderSource`).  Decoding a message is ``orjson.loads``, a dict
+lookup by tag and the generated function, which hands anything unusual to the strict cattrs one.
 Errors are explained only on the slow path, after the fast path has failed, so naming them costs
 nothing when frames are good.
 """
@@ -34,6 +35,7 @@ import binascii
 import collections.abc
 import datetime
 import enum
+import inspect
 import math
 import types
 import typing
@@ -464,6 +466,142 @@ def _shared_converter() -> cattrs.Converter:
 
 
 # --------------------------------------------------------------------------------------------
+# Generated structure functions (default converter only)
+
+
+#: JSON scalars that a field takes as they are when their Python type is exactly the field's.
+_AS_IS = frozenset({int, float, bool, str})
+
+
+class _DecoderSource:
+    """Generated structure functions: one per class, building the instance straight from the dict.
+
+    The strict function cattrs generates calls a Python hook per field, each in its own ``try``,
+    builds a dict of the values and checks for extra keys with a set difference: about 1.3 µs
+    for four scalar fields, against 0.6 µs for reading them and calling the class.  The generated
+    function reads every field, tests the scalars in one condition (``type(v) is int``; ``int``,
+    ``float``, ``bool`` and ``str`` values pass unchanged through their strict hooks), calls the
+    strict hook of any other field directly, and calls the class, with positional arguments when
+    its ``__init__`` takes them (about 0.15 µs cheaper than keywords).  An object with exactly as
+    many keys as the class has fields, all of them present, has no extra key.
+
+    Anything else (a missing or extra key, a bool or a float where an int is expected, an int
+    where a float is) goes to the class's strict function.  So the generated function returns
+    what the strict one returns, and raises when it raises, though not necessarily the same
+    exception (a missing key among extra ones is a ``KeyError``): callers that need the error
+    explained run the strict function again.
+
+    Only for the default converter, whose hooks are known: a user's converter may structure a
+    class from anything.
+    """
+
+    def __init__(self, hooks: _StrictHooks) -> None:
+        self.hooks = hooks
+        self.namespace: dict[str, Any] = {}
+        self.names: dict[type, str] = {}
+        self.pending: list[type] = []
+        self.code: list[str] = []
+
+    def build(self, classes: Sequence[type]) -> dict[type, _StructureHook]:
+        """The structure function of each class (and of the attrs classes nested in them)."""
+        names = [self.name_for(cls) for cls in classes]
+        while self.pending:
+            self._add(self.pending.pop())
+        exec(compile("\n".join(self.code), "<json decoders>", "exec"), self.namespace)
+        return {cls: self.namespace[name] for cls, name in zip(classes, names, strict=True)}
+
+    def name_for(self, cls: type) -> str:
+        """The name the function of ``cls`` has in the generated code; generated once, later."""
+        name = self.names.get(cls)
+        if name is None:
+            name = self.names[cls] = f"structure_{len(self.names)}"
+            self.pending.append(cls)
+        return name
+
+    def _bind(self, value: Any) -> str:
+        name = f"c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def _add(self, cls: type) -> None:
+        name = self.names[cls]
+        strict = self._bind(self.hooks.converter.get_structure_hook(cls))
+        fields = [field for field in attrs.fields(cls) if field.init]
+        try:
+            hints = typing.get_type_hints(cls, include_extras=True)
+        except Exception:
+            hints = {}
+        types_ = [hints.get(field.name) for field in fields]
+        if any(tp is None or isinstance(tp, typing.TypeVar) for tp in types_):
+            # cattrs structures these fields its own way: keep its function.
+            self.code.append(f"{name} = {strict}")
+            return
+        reads: list[str] = []
+        tests: list[str] = []
+        values: list[str] = []
+        for index, (field, tp) in enumerate(zip(fields, types_, strict=True)):
+            variable = f"v{index}"
+            reads.append(f"        {variable} = o[{field.name!r}]")
+            test, value = self._value(tp, variable)
+            if test is not None:
+                tests.append(test)
+            values.append(value)
+        positional = _positional_count(cls, fields)
+        keywords = zip(fields[positional:], values[positional:], strict=True)
+        arguments = values[:positional] + [f"{field.alias}={value}" for field, value in keywords]
+        build = f"return {self._bind(cls)}({', '.join(arguments)})"
+        if tests:
+            build = f"if {' and '.join(tests)}:\n            {build}"
+        self.code += [
+            f"def {name}(o, _):",
+            f"    if type(o) is dict and len(o) == {len(fields)}:",
+            *reads,
+            f"        {build}",
+            f"    return {strict}(o, _)",
+        ]
+
+    def _value(self, tp: Any, variable: str) -> tuple[str | None, str]:
+        """A test that ``variable`` can be taken the fast way (None: no test), and the value."""
+        base = _strip_annotated(tp)
+        if isinstance(base, type) and base in _AS_IS:
+            return f"type({variable}) is {base.__name__}", variable
+        if _is_optional(base):
+            test, value = self._value(_optional_inner(base), variable)
+            if test is not None:
+                test = f"({variable} is None or {test})"
+            if value != variable:
+                value = f"(None if {variable} is None else {value})"
+            return test, value
+        if _is_plain_attrs(base):
+            return None, f"{self.name_for(base)}({variable}, {self._bind(tp)})"
+        return None, f"{self._bind(self.hooks.hook_for(tp))}({variable}, {self._bind(tp)})"
+
+
+def _positional_count(cls: type, fields: Sequence[attrs.Attribute[Any]]) -> int:
+    """How many leading fields can be passed by position, exactly as by keyword (their alias).
+
+    True of the non-keyword-only fields when ``cls(...)`` goes to an ``__init__`` whose first
+    parameters are their aliases, in order, as attrs writes it; else everything goes by keyword,
+    as cattrs passes it.
+    """
+    target: Any = cls
+    if type(cls).__call__ is not type.__call__ or target.__new__ is not object.__new__:
+        return 0
+    try:
+        parameters = list(inspect.signature(target.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return 0
+    count = 0
+    for field, parameter in zip(fields, parameters, strict=False):
+        if field.kw_only or parameter.name != field.alias:
+            break
+        if parameter.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            break
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------
 # Which classes need the NaN check on encode
 
 
@@ -689,6 +827,7 @@ class JsonSerde:
         "_by_tag",
         "_encode_batch",
         "_encoders",
+        "_fast_by_tag",
         "_known",
         "converter",
         "decode_types",
@@ -714,6 +853,11 @@ class JsonSerde:
         self._by_tag: dict[str, tuple[type, _StructureHook]] = {
             cls.__name__: (cls, self.converter.get_structure_hook(cls)) for cls in self.decode_types
         }
+        if converter is None:
+            fast = _DecoderSource(_StrictHooks(self.converter)).build(self.decode_types)
+            self._fast_by_tag = {tag: (cls, fast[cls]) for tag, (cls, _) in self._by_tag.items()}
+        else:
+            self._fast_by_tag = self._by_tag
         source = _EncoderSource()
         for cls in self.encode_types:
             source.add(
@@ -766,15 +910,15 @@ class JsonSerde:
         """One payload to a message; raises :class:`DecodeError` saying what was wrong."""
         try:
             ((tag, body),) = orjson.loads(payload).items()
-            cls, structure = self._by_tag[tag]
+            cls, structure = self._fast_by_tag[tag]
             return structure(body, cls)
         except Exception:
             pass
-        raise self._diagnose(payload)
+        return self._decode_strictly(payload)
 
     def decode_many(self, payloads: list[bytes]) -> list[Any]:
         """Every payload decoded, a :class:`DecodeError` in place of each bad one; never raises."""
-        by_tag = self._by_tag
+        by_tag = self._fast_by_tag
         loads = orjson.loads
         out: list[Any] = []
         append = out.append
@@ -784,8 +928,25 @@ class JsonSerde:
                 cls, structure = by_tag[tag]
                 append(structure(body, cls))
             except Exception:
-                append(self._diagnose(payload))
+                try:
+                    append(self._decode_strictly(payload))
+                except DecodeError as error:
+                    append(error)
         return out
+
+    def _decode_strictly(self, payload: bytes) -> Any:
+        """The strict way, after the fast one failed: the message, or the DecodeError raised.
+
+        The generated structure functions raise only where the strict ones do, but not always
+        the same exception; this path decides, and explains a failure from the strict one.
+        """
+        try:
+            ((tag, body),) = orjson.loads(payload).items()
+            cls, structure = self._by_tag[tag]
+            return structure(body, cls)
+        except Exception:
+            pass
+        raise self._diagnose(payload)
 
     def _diagnose(self, payload: bytes) -> DecodeError:
         """Work out, step by step, why ``payload`` does not decode (the slow path)."""
