@@ -28,6 +28,7 @@ from trio_reactive.wire.codec import (
     FramingEncoder,
     Textual,
     VariableBinary,
+    VariableDecoder,
 )
 from trio_reactive.wire.framing import LengthPrefixedFramer
 
@@ -124,10 +125,10 @@ class FixedPing:
 
 
 def test_decoder_and_encoder_kinds_are_chosen_once_per_codec() -> None:
-    """The built-in fixed codec decodes whole blocks, the built-in variable codec makes whole
-    frames; custom serdes go the generic way."""
+    """The built-in fixed codec decodes whole blocks, the built-in variable codec decodes runs
+    of a fixed-size class as blocks and makes whole frames; custom serdes go the generic way."""
     assert type(compiled("fixed", "CLIENT").decoder()) is FixedDecoder
-    assert type(compiled("variable", "CLIENT").decoder()) is Decoder
+    assert type(compiled("variable", "CLIENT").decoder()) is VariableDecoder
     assert type(compiled("textual", "CLIENT").decoder()) is Decoder
     assert type(compiled("variable", "CLIENT").encoder()) is FramingEncoder
     assert type(compiled("fixed", "CLIENT").encoder()) is Encoder

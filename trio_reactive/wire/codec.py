@@ -16,7 +16,14 @@ import attrs
 
 from ..errors import ConfigError, EncodeError
 from .fixed_serde import FixedSerde, length_prefixed_frames
-from .framing import MAX_U32, FixedFramer, Framer, LengthPrefixedFramer, LineFramer
+from .framing import (
+    MAX_U32,
+    RUN_MINIMUM,
+    FixedFramer,
+    Framer,
+    LengthPrefixedFramer,
+    LineFramer,
+)
 from .json_serde import JsonSerde
 from .serde import BatchSerde, Serde, as_batch_serde
 from .variable_serde import VariableSerde
@@ -31,6 +38,7 @@ __all__ = [
     "FramingEncoder",
     "Textual",
     "VariableBinary",
+    "VariableDecoder",
 ]
 
 
@@ -82,6 +90,42 @@ class FixedDecoder(Decoder):
 
     def decode_batch(self, data: bytes | bytearray) -> list[Any]:
         return self._decode_block(self._feed_block(data))
+
+
+class VariableDecoder(Decoder):
+    """The built-in variable codec's decoder: a run of frames of one length is not sliced.
+
+    ``LengthPrefixedFramer.feed_run`` leaves the read's leading run of frames of one length
+    where it lies, and ``VariableSerde.decode_run`` decodes it as one block when it is of one
+    fixed-size class (see both); the frames after it go the ``Decoder`` way.  The messages are
+    exactly what ``decode_frames(framer.feed(data))`` would give, and an oversize frame raises
+    the same :class:`~trio_reactive.errors.FrameTooLarge`, with the run in its ``.frames``.
+    """
+
+    __slots__ = ("_decode_run", "_feed", "_feed_run", "_run_bytes")
+
+    def __init__(self, framer: Framer, serde: BatchSerde) -> None:
+        if not (isinstance(framer, LengthPrefixedFramer) and isinstance(serde, VariableSerde)):
+            raise TypeError("a VariableDecoder needs a LengthPrefixedFramer and a VariableSerde")
+        if serde.smallest_fixed_frame is None:
+            raise TypeError("a VariableDecoder needs a VariableSerde with a fixed-size class")
+        super().__init__(framer, serde)
+        self._feed = framer.feed
+        self._feed_run = framer.feed_run
+        self._decode_run = serde.decode_run
+        #: A read shorter than this holds no run worth decoding as a block: it is not looked at.
+        self._run_bytes = RUN_MINIMUM * serde.smallest_fixed_frame
+
+    def decode_batch(self, data: bytes | bytearray) -> list[Any]:
+        if len(data) < self._run_bytes:
+            return self.decode_frames(self._feed(data))
+        stride, count, frames = self._feed_run(data)
+        if not count:
+            return self.decode_frames(frames)
+        out = self._decode_run(self.framer.examined, stride, count)
+        if frames:
+            out += self.decode_frames(frames)
+        return out
 
 
 class Encoder:
@@ -270,5 +314,6 @@ class VariableBinary:
             LengthPrefixedFramer,
             LengthPrefixedFramer,
             trusted=True,
+            decoder_type=Decoder if built.smallest_fixed_frame is None else VariableDecoder,
             prefixed_frames=length_prefixed_frames(built),
         )

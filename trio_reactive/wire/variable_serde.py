@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 from .fixed_serde import (
     Decode,
     Encode,
     Source,
     TaggedSerde,
+    _run_starter,
+    _Start,
     access_leaves,
     apply_steps,
     as_scalar,
@@ -259,9 +262,13 @@ def _layout(codes: Sequence[str]) -> struct.Struct:
 
 
 class VariableSerde(TaggedSerde):
-    """Variable-size binary payloads derived from the attrs fields (see :mod:`.schema`)."""
+    """Variable-size binary payloads derived from the attrs fields (see :mod:`.schema`).
 
-    __slots__ = ()
+    Besides the payloads of ``decode_many``, it decodes a run of frames of one length left in
+    a read (:meth:`decode_run`), as ``LengthPrefixedFramer.feed_run`` finds them.
+    """
+
+    __slots__ = ("_runs", "smallest_fixed_frame")
 
     def __init__(self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]) -> None:
         decode_schema = variable_schema(decode_types)
@@ -272,3 +279,65 @@ class VariableSerde(TaggedSerde):
             tuple(_decoder(record) for record in decode_schema.records),
             {record.cls: _encoder(record, tag) for tag, record in enumerate(encode_schema.records)},
         )
+        # Per tag, for a fixed-size class: its payload size and how a block of its frames
+        # starts decoding.  The block starts at the first tag, so each of its records is a
+        # payload and the next frame's prefix: the fixed serde's layout, padded by a prefix.
+        self._runs: tuple[tuple[int, _Start] | None, ...] = tuple(
+            None
+            if record.fixed_size is None
+            else (1 + record.fixed_size, _run_starter(record, _PREFIX))
+            for record in decode_schema.records
+        )
+        sizes = [run[0] for run in self._runs if run is not None]
+        #: The smallest frame (prefix included) of a fixed-size class, or None when no class
+        #: has a fixed size: no run of frames is ever decoded as a block.
+        self.smallest_fixed_frame = _PREFIX + min(sizes) if sizes else None
+
+    def decode_run(self, buffer: bytes, stride: int, count: int) -> list[Any]:
+        """The first ``count`` frames of ``buffer``, each ``stride`` bytes with its prefix, as
+        ``decode_many`` of their payloads gives: a bad one yields a :class:`DecodeError`.
+
+        When the frames are of a fixed-size class of that length, those with the first one's
+        tag (one stride slice and an ``lstrip`` find how many) decode as one block, the fixed
+        codec's way: one ``iter_unpack``, no slice per frame.  The rest of the run is sliced
+        and goes to ``decode_many``.
+        """
+        out: list[Any] = []
+        done = 0
+        size = stride - _PREFIX
+        tag = buffer[_PREFIX] if size else len(self._runs)  # an empty payload has no tag
+        run = self._runs[tag] if tag < len(self._runs) else None
+        if run is not None and run[0] == size:
+            tags = buffer[_PREFIX : count * stride : stride]
+            done = len(tags) - len(tags.lstrip(tags[:1]))
+            self._decode_block(out, run[1], buffer, stride, done)
+        if done < count:
+            rest = range(done * stride, count * stride, stride)
+            out += self.decode_many([buffer[start + _PREFIX : start + stride] for start in rest])
+        return out
+
+    def _decode_block(
+        self, out: list[Any], start: _Start, buffer: bytes, stride: int, count: int
+    ) -> None:
+        """Append the messages of the first ``count`` frames, all of ``start``'s class.
+
+        A bad frame is reported as ``FixedSerde.decode_block`` reports a bad record, and the
+        frames after it go on from where the block's iterator stopped.
+        """
+        size = count * stride
+        block = buffer[_PREFIX : _PREFIX + size]
+        if len(block) < size:  # the buffer ends with the run: the last record lacks its padding
+            block = block.ljust(size, b"\0")
+        fill, source = start(block)
+        first = len(out)
+        while True:
+            try:
+                fill(out, source, block)
+                return
+            except Exception as exc:  # the frame at len(out): report it and go on after it
+                offset = (len(out) - first) * stride + _PREFIX
+                payload = buffer[offset : offset + stride - _PREFIX]
+                out.append(self._decode_error(payload, exc))
+
+
+_PREFIX = 4  # the u32 length before each payload
