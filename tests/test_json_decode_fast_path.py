@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import attrs
@@ -101,7 +102,34 @@ class Days:
     names: set[str]
 
 
-CLASSES = (Everything, Leaf, Private, Swapped, Days, Ping, Move, Point, Quit, Rich, Stamped)
+class Mixed(enum.Enum):
+    """Values of two JSON types: read through the strict enum hook."""
+
+    ONE = 1
+    A = "a"
+
+
+@attrs.frozen
+class Collections:
+    """Arrays and objects of scalars and of attrs classes, and others read by strict hooks."""
+
+    leaves: list[Leaf]
+    leaf_tuple: tuple[Leaf, ...]
+    leaf_by_name: dict[str, Leaf]
+    maybe_leaves: list[Leaf] | None
+    words: Sequence[str]
+    bits: frozenset[bool]
+    ints: set[int]
+    floats: Sequence[float]
+    ratios: dict[Annotated[str, "key"], float]
+    sizes: list[Size]
+    by_color: dict[Color, int]
+    mixed: Mixed
+
+
+CLASSES = (
+    Everything, Leaf, Private, Swapped, Days, Collections, Ping, Move, Point, Quit, Rich, Stamped
+)  # fmt: skip
 SERDE = JsonSerde(CLASSES, CLASSES)
 SAMPLES: list[Any] = [
     Everything(
@@ -112,6 +140,10 @@ SAMPLES: list[Any] = [
     Private(1, "v"),
     Swapped(b="x", a=2),
     Days(datetime.date(2024, 2, 29), frozenset({datetime.date(2000, 1, 1)}), {"a", "b"}),
+    Collections(
+        [Leaf(1)], (Leaf(2, "b"),), {"c": Leaf(3)}, None, ["w"], frozenset({True}), {4, 5},
+        [6.5], {"r": 0.25}, [Size.SMALL], {Color.RED: 7}, Mixed.A,
+    ),
     Leaf(1),
     Quit(),
 ]  # fmt: skip
@@ -159,10 +191,13 @@ json_values = st.recursive(
     max_leaves=6,
 )
 #: Values one JSON type away from a valid one: what a lenient decoder would wrongly accept.
-near_misses = st.sampled_from(
-    [True, False, 0, 1, -1, 2, 3, 1.0, 0.5, -0.0, "1", "", "big", "AA==", "2024-01-02",
-     "2024-01-02T03:04:05", None, [], [1], ["a"], [1.5], {}, {"x": 1}, {"1": {"x": 1}}]
+NEAR_MISSES = (
+    [True, False, 0, 1, -1, 2, 3, 1.0, 0.5, -0.0, "1", "", "a", "big", "AA==", "2024-01-02",
+     "2024-01-02T03:04:05", None, [], [1], [True], [1, True], ["a"], [1.5], [1, 1.5], [None],
+     [{"x": 1}], [{"x": 1}, {"x": True}], {}, {"x": 1}, {"a": 1}, {"a": 1.0}, {"a": {"x": 1}},
+     {"1": {"x": 1}}, {"big": 1}]
 )  # fmt: skip
+near_misses = st.sampled_from(NEAR_MISSES)
 
 
 def mutate(data: st.DataObject, value: Any) -> Any:
@@ -200,7 +235,30 @@ def everything_strategy() -> st.SearchStrategy[Everything]:
     )
 
 
-any_message = everything_strategy() | messages(RICH) | st.sampled_from(SAMPLES)
+def collections_strategy() -> st.SearchStrategy[Collections]:
+    leaves = st.lists(strategy_for(Leaf), max_size=3)
+    words = st.lists(st.text(max_size=4), max_size=3)  # a Sequence decodes as a list
+    finite = st.floats(allow_nan=False, allow_infinity=False)
+    return st.builds(
+        Collections,
+        leaves=leaves,
+        leaf_tuple=leaves.map(tuple),
+        leaf_by_name=st.dictionaries(st.text(max_size=4), strategy_for(Leaf), max_size=3),
+        maybe_leaves=st.none() | leaves,
+        words=words,
+        bits=st.frozensets(st.booleans()),
+        ints=st.sets(st.integers(-(2**63), 2**63 - 1), max_size=3),
+        floats=st.lists(finite, max_size=3),
+        ratios=st.dictionaries(st.text(max_size=4), finite, max_size=3),
+        sizes=st.lists(st.sampled_from(Size), max_size=3),
+        by_color=st.dictionaries(st.sampled_from(Color), st.integers(0, 9)),
+        mixed=st.sampled_from(Mixed),
+    )
+
+
+any_message = (
+    everything_strategy() | collections_strategy() | messages(RICH) | st.sampled_from(SAMPLES)
+)
 for _cls in (Ping, Move, Stamped, Leaf):
     any_message |= strategy_for(_cls)
 
@@ -276,6 +334,13 @@ def test_validators_converters_and_init_false_fields_match_the_strict_path() -> 
     )
 
 
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_every_near_miss_in_every_field_matches_the_strict_path(message: Any) -> None:
+    ((tag, body),) = orjson.loads(SERDE.encode(message)).items()
+    payloads = [orjson.dumps({tag: {**body, key: value}}) for key in body for value in NEAR_MISSES]
+    assert_decodes_as_strictly(payloads)
+
+
 @FAST
 @given(any_message, st.data())
 def test_mutated_messages_decode_as_strictly(message: Any, data: st.DataObject) -> None:
@@ -287,7 +352,7 @@ def test_mutated_messages_decode_as_strictly(message: Any, data: st.DataObject) 
 
 
 @FAST
-@given(st.lists(messages(RICH) | everything_strategy(), max_size=4))
+@given(st.lists(messages(RICH) | everything_strategy() | collections_strategy(), max_size=4))
 def test_valid_messages_decode_as_strictly(batch: list[Any]) -> None:
     payloads = SERDE.encode_many(batch)
     assert SERDE.decode_many(payloads) == batch
