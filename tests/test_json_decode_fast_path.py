@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from tests.models import RICH, Color, Move, Ping, Point, Quit, Rich, Stamped
 from tests.strategies import messages, strategy_for, variants
 from trio_reactive.errors import DecodeError
+from trio_reactive.wire.codec import Textual
 from trio_reactive.wire.json_serde import JsonSerde, make_json_converter
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -362,3 +363,34 @@ def test_valid_messages_decode_as_strictly(batch: list[Any]) -> None:
 def test_every_rich_variant_is_generated() -> None:
     for cls in variants(RICH):
         assert SERDE._fast_by_tag[cls.__name__][1] is not SERDE._by_tag[cls.__name__][1]
+
+
+TEXTUAL = Textual().compile(CLASSES, CLASSES)
+#: Lines that are not messages (without line endings: the framer would cut or strip them).
+ODD_LINES = st.sampled_from([b"", b" ", b"{}", b"null", b"[", b"\xff"]) | st.binary(max_size=12)
+ODD_LINES = ODD_LINES.map(lambda raw: raw.replace(b"\n", b"").replace(b"\r", b""))
+
+
+@FAST
+@given(st.lists(any_message, max_size=6), st.data())
+def test_a_stream_with_bad_lines_decodes_as_line_by_line(
+    batch: list[Any], data: st.DataObject
+) -> None:
+    """Through the textual codec, in arbitrary reads: each line as the strict path reads it."""
+    lines = [SERDE.encode(message) for message in batch]
+    for _ in range(data.draw(st.integers(0, 4))):
+        if data.draw(st.booleans()):
+            bad = data.draw(ODD_LINES)
+        else:
+            bad = orjson.dumps(mutate(data, orjson.loads(SERDE.encode(data.draw(any_message)))))
+        lines.insert(data.draw(st.integers(0, len(lines))), bad)
+    stream = b"".join(line + data.draw(st.sampled_from([b"\n", b"\r\n"])) for line in lines)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4)))
+    decoder = TEXTUAL.decoder()
+    got: list[Any] = []
+    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        got += decoder.decode_batch(stream[start:end])
+    expected = [strictly(line) for line in lines]
+    assert len(got) == len(expected)
+    for item, want in zip(got, expected, strict=True):
+        assert_same(item, want)
