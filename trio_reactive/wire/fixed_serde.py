@@ -27,6 +27,8 @@ from ..errors import DecodeError, EncodeError
 from .schema import BOOL_OF_BYTE, Node, Record, Scalar, SideSchema, Step, fixed_schema
 
 __all__ = [
+    "BlockFill",
+    "BlockStart",
     "Decode",
     "Encode",
     "FixedSerde",
@@ -35,6 +37,7 @@ __all__ = [
     "access_leaves",
     "apply_steps",
     "as_scalar",
+    "block_starter",
     "build_expr",
     "flat_decoder",
     "flat_encoder",
@@ -197,11 +200,11 @@ def flat_decoder(record: Record, pad: int = 0) -> Decode:
 #: ``source`` yields (their values, or their offsets).  Raising leaves ``out`` holding the
 #: messages before the failing record and ``source`` just past it: calling again goes on with
 #: the next record, and nothing is decoded twice.
-_Fill = Callable[[list[Any], Iterator[Any], bytes], None]
+BlockFill = Callable[[list[Any], Iterator[Any], bytes], None]
 
 
-def _run_filler(record: Record, flags: bool = False) -> _Fill:
-    """A :data:`_Fill` for a block whose records are all ``record``'s class.
+def _run_filler(record: Record, flags: bool = False) -> BlockFill:
+    """A :data:`BlockFill` for a block whose records are all ``record``'s class.
 
     ``source`` is the ``iter_unpack`` of the block with the class's own layout.  A class whose
     values are its constructor's arguments is built by ``starmap``, with no Python loop at all.
@@ -216,16 +219,16 @@ def _run_filler(record: Record, flags: bool = False) -> _Fill:
             source.line("append = out.append")
             with source.block(f"for ({', '.join(names)},) in values:"):
                 source.line(f"append({build_expr(record, iter(names), source)})")
-    fill: _Fill = source.compile()
+    fill: BlockFill = source.compile()
     return fill
 
 
-#: How a block of one class starts decoding: the :data:`_Fill` and the values it takes.
-_Start = Callable[[bytes], tuple[_Fill, Iterator[Any]]]
+#: How a block of one class starts decoding: the :data:`BlockFill` and the values it takes.
+BlockStart = Callable[[bytes], tuple[BlockFill, Iterator[Any]]]
 
 
-def _run_starter(record: Record, pad: int) -> _Start:
-    """The :data:`_Start` for blocks of ``record``'s class.
+def block_starter(record: Record, pad: int) -> BlockStart:
+    """The :data:`BlockStart` for blocks of ``record``'s class.
 
     A class flat but for its bools gets the flat case too when every bool byte of the block is
     0 or 1 (one C-level slice each): ``struct``'s ``?`` reads them.  Otherwise the table does,
@@ -248,7 +251,7 @@ def _run_starter(record: Record, pad: int) -> _Start:
                 )
                 source.line(f"return {flat_fill}, {as_flags}(block)")
         source.line(f"return {fill}, {iterate}(block)")
-    start: _Start = source.compile()
+    start: BlockStart = source.compile()
     return start
 
 
@@ -279,8 +282,8 @@ def _maker(record: Record) -> Callable[..., Any]:
 _Kinds = tuple[tuple[Callable[..., Any], Callable[[bytes, int], tuple[Any, ...]]], ...]
 
 
-def _mixed_filler(kinds: _Kinds) -> _Fill:
-    """A :data:`_Fill` for records of any class: ``source`` yields their offsets in ``block``.
+def _mixed_filler(kinds: _Kinds) -> BlockFill:
+    """A :data:`BlockFill` for records of any class: ``source`` yields their offsets in ``block``.
 
     ``kinds[tag]`` is the class's :func:`_maker` and ``unpack_from``; an unknown tag fails the
     tuple index, as it does in :meth:`TaggedSerde.decode_many`.
@@ -291,7 +294,7 @@ def _mixed_filler(kinds: _Kinds) -> _Fill:
         with source.block("for o in offsets:"):
             source.line(f"make, unpack = {source.const(kinds, 'kinds')}[block[o]]")
             source.line("append(make(*unpack(block, o)))")
-    fill: _Fill = source.compile()
+    fill: BlockFill = source.compile()
     return fill
 
 
@@ -468,7 +471,7 @@ class FixedSerde(TaggedSerde):
         )
         self.decode_size = _size(decode_schema)
         self.encode_size = _size(encode_schema)
-        self._runs = tuple(_run_starter(r, _pad(decode_schema, r)) for r in records)
+        self._runs = tuple(block_starter(r, _pad(decode_schema, r)) for r in records)
         self._fill_mixed = _mixed_filler(
             tuple(
                 (_maker(r), _decode_layout(r, _pad(decode_schema, r)).unpack_from) for r in records
@@ -489,7 +492,7 @@ class FixedSerde(TaggedSerde):
         tags = block[::size]  # the tag byte of every record
         tag = tags[0]
         runs = self._runs
-        fill: _Fill
+        fill: BlockFill
         source: Iterator[Any]
         if tag < len(runs) and tags.count(tag) == len(tags):
             fill, source = runs[tag](block)

@@ -24,15 +24,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from .fixed_serde import (
+    BlockStart,
     Decode,
     Encode,
     Source,
     TaggedSerde,
-    _run_starter,
-    _Start,
     access_leaves,
     apply_steps,
     as_scalar,
+    block_starter,
     build_expr,
     flat_decoder,
     flat_encoder,
@@ -282,10 +282,10 @@ class VariableSerde(TaggedSerde):
         # Per tag, for a fixed-size class: its payload size and how a block of its frames
         # starts decoding.  The block starts at the first tag, so each of its records is a
         # payload and the next frame's prefix: the fixed serde's layout, padded by a prefix.
-        self._runs: tuple[tuple[int, _Start] | None, ...] = tuple(
+        self._runs: tuple[tuple[int, BlockStart] | None, ...] = tuple(
             None
             if record.fixed_size is None
-            else (1 + record.fixed_size, _run_starter(record, _PREFIX))
+            else (1 + record.fixed_size, block_starter(record, _PREFIX))
             for record in decode_schema.records
         )
         sizes = [run[0] for run in self._runs if run is not None]
@@ -317,7 +317,7 @@ class VariableSerde(TaggedSerde):
         return out
 
     def _decode_block(
-        self, out: list[Any], start: _Start, buffer: bytes, stride: int, count: int
+        self, out: list[Any], start: BlockStart, buffer: bytes, stride: int, count: int
     ) -> None:
         """Append the messages of the first ``count`` frames, all of ``start``'s class.
 
