@@ -595,3 +595,32 @@ def test_custom_serde_exceptions_become_typed() -> None:
     with pytest.raises(EncodeError, match="max_message_size=16"):
         encoder.encode_batch([Line("x" * 17)])
     assert encoder.encode_batch([Line("x" * 16)]) == b"x" * 16 + b"\n"
+
+
+class Shade(enum.Enum):
+    """A plain enum (no ``str`` or ``int`` base): the orjson preset would key it by its name."""
+
+    LIGHT = "light"
+    DARK = "dark"
+
+
+class Level(enum.Enum):
+    LOW = 1
+    HIGH = 2
+
+
+@attrs.frozen
+class Palette:
+    by_shade: dict[Shade, int]
+    by_level: dict[Level, str]
+
+
+def test_plain_enum_keys_travel_as_their_values() -> None:
+    serde = JsonSerde((Palette,), (Palette,))
+    message = Palette({Shade.LIGHT: 1, Shade.DARK: 2}, {Level.LOW: "a", Level.HIGH: "b"})
+    payload = serde.encode(message)
+    assert orjson.loads(payload) == {
+        "Palette": {"by_shade": {"light": 1, "dark": 2}, "by_level": {"1": "a", "2": "b"}}
+    }
+    assert serde.decode(payload) == message
+    assert serde.decode_many(serde.encode_many([message, message])) == [message, message]

@@ -470,8 +470,26 @@ def make_json_converter() -> cattrs.Converter:
     """
     converter = make_converter(forbid_extra_keys=True)
     converter.register_unstructure_hook(bytes, _unstructure_bytes)
+    converter.register_unstructure_hook_factory(
+        _has_enum_keys,
+        lambda tp: converter.gen_unstructure_mapping(tp, key_handler=_enum_key),
+    )
     _StrictHooks(converter).install()
     return converter
+
+
+def _has_enum_keys(tp: Any) -> bool:
+    return is_mapping(tp) and _is_enum(_strip_annotated(_mapping_form(tp)[0]))
+
+
+def _enum_key(member: enum.Enum) -> str:
+    """An enum as a JSON object key: its value, as ``_StrictHooks.key_hook`` reads it back.
+
+    The orjson preset keys any enum that is not a ``str`` subclass by ``str(member)``
+    (``"Size.BIG"``), which no enum structures from.
+    """
+    value = member.value
+    return value if isinstance(value, str) else str(value)
 
 
 _default_converter: cattrs.Converter | None = None
