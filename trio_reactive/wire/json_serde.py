@@ -482,11 +482,12 @@ def _has_enum_keys(tp: Any) -> bool:
     return is_mapping(tp) and _is_enum(_strip_annotated(_mapping_form(tp)[0]))
 
 
-def _enum_key(member: enum.Enum) -> str:
+def _enum_key(member: enum.Enum, _: Any = None) -> str:
     """An enum as a JSON object key: its value, as ``_StrictHooks.key_hook`` reads it back.
 
     The orjson preset keys any enum that is not a ``str`` subclass by ``str(member)``
-    (``"Size.BIG"``), which no enum structures from.
+    (``"Size.BIG"``), which no enum structures from.  (cattrs calls a key handler with the key
+    alone; its annotation names a second, optional argument.)
     """
     value = member.value
     return value if isinstance(value, str) else str(value)
