@@ -359,7 +359,7 @@ class Perms(enum.IntFlag):
 
 
 @attrs.frozen
-class Flags:
+class WithPerms:
     perms: Perms
 
 
@@ -371,7 +371,7 @@ class Flags:
         (Unknown, r"^Unknown\.what: complex has no binary layout"),
         (Loop, r"Loop contains itself"),
         (Empties, r"^Empties\.items: items of a list or dict must take at least one byte"),
-        (Flags, r"^Flags\.perms: flag enums are not supported"),
+        (WithPerms, r"^WithPerms\.perms: flag enums are not supported"),
     ],
 )
 def test_definition_errors_name_the_field(cls: type, pattern: str) -> None:
