@@ -21,24 +21,30 @@ T = TypeVar("T")
 
 
 class BatchQueue(Generic[T]):
+    """See the module docstring.
+
+    ``weight`` (how many messages are queued) and ``closed`` are plain attributes, read on every
+    request by the engine's fast path: read them, never set them.
+    """
+
     __slots__ = (
         "_byte_capacity",
         "_bytes",
         "_capacity",
-        "_closed",
         "_items",
         "_not_empty",
         "_not_full",
-        "_weight",
+        "closed",
+        "weight",
     )
 
     def __init__(self, capacity: int, byte_capacity: int) -> None:
         self._capacity = capacity
         self._byte_capacity = byte_capacity
         self._items: list[T] = []
-        self._weight = 0
+        self.weight = 0
         self._bytes = 0
-        self._closed = False
+        self.closed = False
         self._not_empty = trio.lowlevel.ParkingLot()
         self._not_full = trio.lowlevel.ParkingLot()
 
@@ -47,32 +53,23 @@ class BatchQueue(Generic[T]):
         return self._capacity
 
     @property
-    def weight(self) -> int:
-        """How many messages are queued."""
-        return self._weight
-
-    @property
     def size(self) -> int:
         """How many bytes are queued."""
         return self._bytes
 
     @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
     def has_room(self) -> bool:
-        return self._weight < self._capacity and self._bytes < self._byte_capacity
+        return self.weight < self._capacity and self._bytes < self._byte_capacity
 
     def put_nowait(self, item: T, weight: int, size: int) -> bool:
         """Append ``item`` if there is room; say whether it was taken.
 
         A closed queue takes nothing: callers check ``closed`` to tell "full" from "closed".
         """
-        if self._closed or self._weight >= self._capacity or self._bytes >= self._byte_capacity:
+        if self.closed or self.weight >= self._capacity or self._bytes >= self._byte_capacity:
             return False
         self._items.append(item)
-        self._weight += weight
+        self.weight += weight
         self._bytes += size
         if self._not_empty:
             self._not_empty.unpark_all()
@@ -80,7 +77,7 @@ class BatchQueue(Generic[T]):
 
     async def wait_not_full(self) -> None:
         """Return once a ``put_nowait`` may succeed (or the queue is closed)."""
-        while not (self.has_room or self._closed):
+        while not (self.has_room or self.closed):
             await self._not_full.park()
 
     def take_all_nowait(self) -> list[T]:
@@ -88,7 +85,7 @@ class BatchQueue(Generic[T]):
         items = self._items
         if items:
             self._items = []
-            self._weight = 0
+            self.weight = 0
             self._bytes = 0
             if self._not_full:
                 self._not_full.unpark_all()
@@ -97,19 +94,19 @@ class BatchQueue(Generic[T]):
     async def take_all(self) -> list[T]:
         """Wait for at least one item, then take everything; ``[]`` means closed and drained."""
         while not self._items:
-            if self._closed:
+            if self.closed:
                 return []
             await self._not_empty.park()
         return self.take_all_nowait()
 
     def close(self) -> None:
         """No more items will be accepted; waiting consumers drain what is left, then get []."""
-        self._closed = True
+        self.closed = True
         self._not_empty.unpark_all()
         self._not_full.unpark_all()
 
     def clear(self) -> int:
         """Drop everything queued; return how many messages were dropped."""
-        dropped = self._weight
+        dropped = self.weight
         self.take_all_nowait()
         return dropped

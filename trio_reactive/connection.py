@@ -441,23 +441,30 @@ class Connection:
         """Handle a batch and write the replies with no await at all, in the common case.
 
         That is: every message decoded, the handler neither raised nor ended the stage, and the
-        replies went out in one non-blocking write (see :meth:`_reply_at_once`).  Then None.
-        Otherwise the replies collected so far and what stopped the handler, for
-        :meth:`_handle_current` to go on from: nothing is handled twice.  A request costs no
-        coroutine at all this way.
+        replies went out in one non-blocking write on a plain socket with nothing else queued.
+        Then None.  Otherwise the replies collected so far and what stopped the handler, for
+        :meth:`_handle_current` to go on from (a reply that cannot be encoded, too): nothing is
+        handled or sent twice.  A request costs no coroutine at all this way, and as few calls
+        as the shared pieces allow: this runs once per request under a ping-pong load.
         """
         self._current = batch
         self._consumed = 0
         replies: list[Any] = []
         trouble = self._run_handler(replies)
-        if (
-            trouble is None
-            and not self._stage_ending
-            and batch.overflow is None
-            and (not replies or self._reply_at_once(replies))
-        ):
+        if trouble is not None or self._stage_ending or batch.overflow is not None:
+            return replies, trouble
+        if not replies:
             return None
-        return replies, trouble
+        sock = self._raw_socket
+        if sock is None or not self._may_write_directly():
+            return replies, None
+        try:
+            data = self._encode_batch(replies)
+        except EncodeError:
+            return replies, None
+        if self._write_without_waiting(sock, data, len(replies)):
+            return None
+        return replies, None
 
     async def _handle_current(
         self, replies: list[Any] | None = None, trouble: Exception | None = None
@@ -689,21 +696,6 @@ class Connection:
             and not self.outbound.weight
             and not self.outbound.closed
         )
-
-    def _reply_at_once(self, replies: list[Any]) -> bool:
-        """Encode ``replies`` and write them with no await, if nothing stands in the way.
-
-        False, having sent nothing, when the socket is not a plain one, something is queued, or a
-        reply cannot be encoded: :meth:`_emit_replies` then does it the general way.
-        """
-        sock = self._raw_socket
-        if sock is None or not self._may_write_directly():
-            return False
-        try:
-            data = self._encode_batch(replies)
-        except EncodeError:
-            return False
-        return self._write_without_waiting(sock, data, len(replies))
 
     async def queue_outgoing_slow(self, data: bytes, count: int) -> None:
         """The outgoing queue is full: follow the outgoing retry policy."""
