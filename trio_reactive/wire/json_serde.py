@@ -39,7 +39,7 @@ import inspect
 import math
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -899,6 +899,13 @@ def _non_finite_check(tag: str, unstructure: Callable[[Any], Any]) -> Callable[[
 # --------------------------------------------------------------------------------------------
 
 
+def _structure(payload: bytes, by_tag: Mapping[str, tuple[type, _StructureHook]]) -> Any:
+    """Parse one externally tagged payload and build its message with ``by_tag``'s function."""
+    ((tag, body),) = orjson.loads(payload).items()
+    cls, structure = by_tag[tag]
+    return structure(body, cls)
+
+
 class JsonSerde:
     """JSON objects externally tagged by class name, via cattrs and orjson.
 
@@ -992,15 +999,16 @@ class JsonSerde:
     def decode(self, payload: bytes) -> Any:
         """One payload to a message; raises :class:`DecodeError` saying what was wrong."""
         try:
-            ((tag, body),) = orjson.loads(payload).items()
-            cls, structure = self._fast_by_tag[tag]
-            return structure(body, cls)
+            return _structure(payload, self._fast_by_tag)
         except Exception:
             pass
         return self._decode_strictly(payload)
 
     def decode_many(self, payloads: list[bytes]) -> list[Any]:
-        """Every payload decoded, a :class:`DecodeError` in place of each bad one; never raises."""
+        """Every payload decoded, a :class:`DecodeError` in place of each bad one; never raises.
+
+        The loop spells out :func:`_structure` (one call less per message on the hot path).
+        """
         by_tag = self._fast_by_tag
         loads = orjson.loads
         out: list[Any] = []
@@ -1024,9 +1032,7 @@ class JsonSerde:
         the same exception; this path decides, and explains a failure from the strict one.
         """
         try:
-            ((tag, body),) = orjson.loads(payload).items()
-            cls, structure = self._by_tag[tag]
-            return structure(body, cls)
+            return _structure(payload, self._by_tag)
         except Exception:
             pass
         raise self._diagnose(payload)
