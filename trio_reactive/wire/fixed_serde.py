@@ -388,6 +388,28 @@ class TaggedSerde:
             encode = self.encode  # find the culprit and say what is wrong with it
             return [encode(message) for message in messages]
 
+    def fill_reporting(
+        self,
+        out: list[Any],
+        fill: BlockFill,
+        source: Iterator[Any],
+        block: bytes,
+        payload_at: Callable[[int], bytes],
+    ) -> None:
+        """Run ``fill`` over the whole block; a record it fails on becomes a DecodeError.
+
+        The error takes the record's place (``payload_at(i)`` is the payload of the block's
+        record ``i``), and filling goes on from where ``source`` stopped, just past it: nothing
+        is decoded twice.
+        """
+        first = len(out)
+        while True:
+            try:
+                fill(out, source, block)
+                return
+            except Exception as exc:
+                out.append(self._decode_error(payload_at(len(out) - first), exc))
+
     def _decode_error(self, payload: bytes, exc: Exception) -> DecodeError:
         try:
             reason = self.decode_schema.why_undecodable(payload)
@@ -498,13 +520,8 @@ class FixedSerde(TaggedSerde):
             fill, source = runs[tag](block)
         else:
             fill, source = self._fill_mixed, iter(range(0, len(block), size))
-        while True:
-            try:
-                fill(out, source, block)
-                return out
-            except Exception as exc:  # the record at len(out): report it and go on after it
-                start = len(out) * size
-                out.append(self._decode_error(block[start : start + size], exc))
+        self.fill_reporting(out, fill, source, block, lambda i: block[i * size : (i + 1) * size])
+        return out
 
 
 def _size(schema: SideSchema) -> int:

@@ -329,15 +329,9 @@ class VariableSerde(TaggedSerde):
         if len(block) < size:  # the buffer ends with the run: the last record lacks its padding
             block = block.ljust(size, b"\0")
         fill, source = start(block)
-        first = len(out)
-        while True:
-            try:
-                fill(out, source, block)
-                return
-            except Exception as exc:  # the frame at len(out): report it and go on after it
-                offset = (len(out) - first) * stride + _PREFIX
-                payload = buffer[offset : offset + stride - _PREFIX]
-                out.append(self._decode_error(payload, exc))
+        self.fill_reporting(
+            out, fill, source, block, lambda i: buffer[i * stride + _PREFIX : (i + 1) * stride]
+        )
 
 
 _PREFIX = 4  # the u32 length before each payload
