@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..errors import ConfigError, EncodeError
+from ..errors import ConfigError, EncodeError, FrameTooLarge
 from .fixed_serde import FixedSerde, length_prefixed_frames
 from .framing import (
     MAX_U32,
@@ -31,6 +31,7 @@ from .variable_serde import VariableSerde
 __all__ = [
     "Codec",
     "CompiledCodec",
+    "Decoded",
     "Decoder",
     "Encoder",
     "FixedBinary",
@@ -53,6 +54,26 @@ class Codec(Protocol):
     ) -> CompiledCodec: ...
 
 
+class Decoded:
+    """What one read decoded: its messages, and the bytes of their frames for a hand-over.
+
+    ``messages`` holds a :class:`~trio_reactive.errors.DecodeError` in place of each bad
+    frame.  ``overflow`` is the :class:`~trio_reactive.errors.FrameTooLarge` met after them:
+    past it the input cannot be framed by this codec, and the decoder takes no more.  The frame
+    bytes are kept by reference (no copy); only :meth:`Decoder.unconsumed` slices them.
+    """
+
+    __slots__ = ("_end", "_region", "messages", "overflow")
+
+    def __init__(
+        self, messages: list[Any], overflow: FrameTooLarge | None, region: bytes, end: int
+    ) -> None:
+        self.messages = messages
+        self.overflow = overflow
+        self._region = region
+        self._end = end
+
+
 class Decoder:
     """Per-connection decoding state: a framer's partial frame and the serde to apply."""
 
@@ -61,6 +82,40 @@ class Decoder:
     def __init__(self, framer: Framer, serde: BatchSerde) -> None:
         self.framer = framer
         self.decode_frames: Callable[[list[bytes]], list[Any]] = serde.decode_many
+
+    def decode(self, data: bytes | bytearray) -> Decoded:
+        """Decode every complete frame in ``data``, as :meth:`decode_batch` does, never raising.
+
+        An oversize frame ends the :class:`Decoded` (its ``overflow``) with the frames before it
+        decoded; the bytes from that frame on stay available to :meth:`unconsumed`.
+        """
+        overflow = None
+        try:
+            messages = self.decode_batch(data)
+        except FrameTooLarge as exc:
+            messages = self.decode_frames(exc.frames)
+            overflow = exc
+        framer = self.framer
+        examined = framer.examined
+        end = len(examined) if overflow is not None else len(examined) - len(framer.pending)
+        return Decoded(messages, overflow, examined, end)
+
+    def unconsumed(self, batches: Sequence[Decoded], consumed: int = 0) -> bytes:
+        """The exact bytes read and not consumed, for another codec to frame afresh.
+
+        ``batches``: every :class:`Decoded` of this decoder not yet wholly consumed, oldest
+        first, of which the first has had ``consumed`` messages handled.  The result is their
+        remaining frames' bytes, then the partial frame this decoder keeps.
+        """
+        parts = []
+        offset_after = self.framer.offset_after
+        for index, batch in enumerate(batches):
+            region = batch._region
+            start = offset_after(region, consumed) if index == 0 and consumed else 0
+            if start < batch._end:
+                parts.append(region[start : batch._end])
+        parts.append(self.framer.pending)
+        return b"".join(parts)
 
     def decode_batch(self, data: bytes | bytearray) -> list[Any]:
         """Decode every complete frame in ``data``; a bad frame yields a DecodeError in its place.
