@@ -430,8 +430,8 @@ async def test_host_names_resolve() -> None:
 def test_config_is_validated_with_clear_messages() -> None:
     with pytest.raises(tr.ConfigError, match="outgoing_capacity must be an integer ≥ 1"):
         tr.Config(outgoing_capacity=0)
-    with pytest.raises(tr.ConfigError, match="flush_timeout"):
-        tr.Config(flush_timeout=-1)
+    with pytest.raises(tr.ConfigError, match="close_timeout"):
+        tr.Config(close_timeout=-1)
     with pytest.raises(tr.ConfigError, match="backoff needs attempts"):
         tr.RetryPolicy.backoff(0)
     with pytest.raises(tr.ConfigError, match="ttl"):
@@ -599,7 +599,7 @@ async def test_large_reply_bursts_to_a_late_reader_keep_their_order(
     codec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Replies written straight from the reader, partly, then by the writer, stay in order."""
-    import trio_reactive.connection as engine
+    import trio_reactive.engine.outbox as engine
 
     proto = protocol(codec)
     partial_writes: list[int] = []

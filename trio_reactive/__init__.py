@@ -8,6 +8,7 @@ processor and a writer, with bounded queues everywhere.
 from .client import ClientConnection, connect, run_client
 from .composite import Service, Stage
 from .config import Config, RetryPolicy, Strategy
+from .engine import Peer
 from .errors import (
     ConfigError,
     ConnectFailed,
@@ -33,7 +34,6 @@ from .events import (
     ServiceTerminating,
     StageStats,
 )
-from .peer import Peer
 from .processor import Processor, per_message
 from .protocol import Protocol
 from .server import Server, serve_tcp

@@ -7,7 +7,7 @@ protocol mirrored: a client decodes what the server sends and encodes what the c
 
 from __future__ import annotations
 
-import enum
+import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,19 +16,20 @@ from typing import Any
 import stamina
 import trio
 
-from ._callbacks import make_event_sink
 from ._sockets import apply_socket_options, peer_address
-from .composite import CompiledStage, Service
+from .composite import Service
 from .config import Config, RetryPolicy
-from .connection import Connection
+from .engine import Connection, MessageStream, Peer, make_event_sink
 from .errors import ConnectFailed, ConnectionClosed
 from .events import DisconnectReason, Event
-from .peer import Peer
 from .processor import Adapted, Kind, Processor
 from .protocol import Protocol
 from .server import as_service
+from .stage import SINGLE, Plan, compile_stage
 
 __all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
+
+logger = logging.getLogger("trio_reactive")
 
 #: Endings that were not the client's choice, after which ``reconnect`` applies.
 _RECONNECT_AFTER = frozenset({DisconnectReason.PEER_CLOSED, DisconnectReason.RESET})
@@ -67,26 +68,24 @@ async def open_stream(
 
 
 async def _open_connection(
-    stages: dict[Any, CompiledStage],
+    plan: Plan,
     *,
-    initial: Any,
-    router: Callable[[Peer], Any] | None,
     host: str | bytes,
     port: int,
     config: Config,
     on_event: Callable[[Event], Any] | None,
     ssl_context: ssl.SSLContext | None,
     retry: RetryPolicy | None = None,
+    closes_on_end_of_input: bool = False,
 ) -> Connection:
     stream = await open_stream(host, port, config, ssl_context, retry)
     return Connection(
         stream,
+        plan,
+        config,
+        make_event_sink(on_event),
         address=peer_address(stream),
-        stages=stages,
-        initial=initial,
-        router=router,
-        config=config,
-        emit=make_event_sink(on_event),
+        closes_on_end_of_input=closes_on_end_of_input,
     )
 
 
@@ -112,13 +111,11 @@ async def run_client(
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
-    stages = service.compile("client", config.max_message_size)
+    plan = service.compile("client", config.max_message_size)
     retry: RetryPolicy | None = None
     while True:
         connection = await _open_connection(
-            stages,
-            initial=service.initial,
-            router=service.router,
+            plan,
             host=host,
             port=port,
             config=config,
@@ -135,34 +132,41 @@ async def run_client(
         retry = reconnect
 
 
-class _Imperative(enum.Enum):
-    CONNECTED = "connected"
-
-
 class ClientConnection:
-    """A connection driven by the caller: ``send``, ``receive``, ``async for``."""
+    """A connection driven by the caller: ``send``, ``receive``, ``async for``.
+
+    It ends when the caller leaves the ``async with`` block (what was sent is delivered first,
+    see :func:`connect`) or when the server closes the connection: then ``peer.is_connected``
+    turns False at once, ``Disconnected`` is reported, messages read before the close can still
+    be received, and ``send`` raises :class:`~trio_reactive.errors.ConnectionClosed`.
+    """
 
     def __init__(self, peer: Peer) -> None:
         self.peer = peer
-        self._messages: Any = None
+        self._messages: MessageStream | None = None
         self._ready = trio.Event()
         self._done = trio.Event()
+        #: How many sent messages never reached the kernel (known once the block is left).
+        self.unsent = 0
 
-    async def _drive(self, peer: Peer, messages: AsyncIterator[Any]) -> None:
+    async def _drive(self, peer: Peer, messages: MessageStream) -> None:
         self._messages = messages
         self._ready.set()
         await self._done.wait()
 
     async def send(self, message: Any) -> None:
+        """Queue ``message`` for the server (see :meth:`Peer.send`)."""
         await self.peer.send(message)
 
     def send_nowait(self, message: Any) -> None:
+        """Queue ``message`` or raise at once (see :meth:`Peer.send_nowait`)."""
         self.peer.send_nowait(message)
 
     async def receive(self) -> Any:
-        """The next message; :class:`ConnectionClosed` once the server has closed."""
+        """The next message; :class:`ConnectionClosed` once the server has closed and every
+        message read before that has been received."""
         try:
-            return await self._messages.__anext__()
+            return await self.__anext__()
         except StopAsyncIteration:
             raise ConnectionClosed(f"{self.peer!r}: the connection is closed") from None
 
@@ -170,13 +174,18 @@ class ClientConnection:
         return self
 
     async def __anext__(self) -> Any:
+        assert self._messages is not None
         return await self._messages.__anext__()
 
     async def aclose(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
-        """Flush what was sent and close; returns how many messages could not be sent."""
-        unsent = await self.peer.flush_and_close(timeout)
+        """Deliver what was sent and close; return how many messages could not be sent.
+
+        The flush gives up only when the server takes nothing for ``timeout`` seconds (default
+        ``config.close_timeout``).
+        """
+        self.unsent = await self.peer.flush_and_close(timeout)
         self._done.set()
-        return unsent
+        return self.unsent
 
 
 @asynccontextmanager
@@ -189,26 +198,29 @@ async def connect(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[ClientConnection]:
-    """Connect and hand the caller the connection; flush and close on leaving the block."""
+    """Connect and hand the caller the connection; deliver what was sent on leaving the block.
+
+    Leaving the block flushes what was sent, giving up only when the server takes nothing for
+    ``config.close_timeout``; ``conn.unsent`` then says how many messages did not reach the
+    kernel (a warning is logged when some did not).
+    """
     holder: list[ClientConnection] = []
 
-    async def drive(peer: Peer, messages: AsyncIterator[Any]) -> None:
+    async def drive(peer: Peer, messages: MessageStream) -> None:
         await holder[0]._drive(peer, messages)
 
-    stage = CompiledStage(
-        _Imperative.CONNECTED, protocol.side("client"), Adapted(Kind.UNRESPONSIVE, drive)
-    )
     config = config if config is not None else Config()
-    stage.check(config.max_message_size)
+    stage = compile_stage(SINGLE, protocol, Adapted(Kind.UNRESPONSIVE, drive), "client")
+    plan = Plan({SINGLE: stage}, SINGLE)
+    plan.check(config.max_message_size)
     connection = await _open_connection(
-        {_Imperative.CONNECTED: stage},
-        initial=_Imperative.CONNECTED,
-        router=None,
+        plan,
         host=host,
         port=port,
         config=config,
         on_event=on_event,
         ssl_context=ssl_context,
+        closes_on_end_of_input=True,
     )
     handle = ClientConnection(connection.peer)
     holder.append(handle)
@@ -219,4 +231,6 @@ async def connect(
             yield handle
         finally:
             with trio.CancelScope(shield=True):
-                await handle.aclose()
+                unsent = await handle.aclose()
+            if unsent:
+                logger.warning("%r: %d sent messages did not reach the server", handle.peer, unsent)

@@ -3,7 +3,7 @@
 A connection starts in ``initial``; a processor commands a transition with ``peer.goto(stage)``
 and ends.  The same connection, peer id, session and any bytes already read move on to the next
 stage's processor, in that stage's codec.  A single-protocol service is the one-stage case: the
-engine only ever runs a :class:`Service`.
+engine only ever runs the :class:`~trio_reactive.stage.Plan` a service compiles to.
 """
 
 from __future__ import annotations
@@ -15,39 +15,16 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import ProtocolDefinitionError
-from .processor import Adapted, Processor, adapt
-from .protocol import Protocol, ProtocolSide, Role
+from .processor import Processor, adapt
+from .protocol import Protocol, Role
+from .stage import SINGLE, Plan, Stage, compile_stage
 
 if TYPE_CHECKING:
-    from .peer import Peer
+    from .engine.peer import Peer
 
 __all__ = ["Service", "Stage", "single_stage"]
 
 Router = Callable[["Peer"], Any]
-
-
-@attrs.frozen
-class Stage:
-    """One stage of a service: its protocol (messages and codec) and its processor."""
-
-    protocol: Protocol
-    processor: Processor
-
-
-@attrs.frozen
-class CompiledStage:
-    key: Any
-    side: ProtocolSide
-    processor: Adapted
-
-    def check(self, max_message_size: int) -> None:
-        """Fail now, not at the first connection, if the codec cannot work within the limit
-        (a fixed-size record larger than ``max_message_size``)."""
-        self.side.codec.decoder(max_message_size)
-
-
-class _Single(enum.Enum):
-    ONLY = "only"
 
 
 @attrs.frozen(eq=False)
@@ -82,19 +59,20 @@ class Service:
         declared = self.stages[key]
         return declared if isinstance(declared, Stage) else Stage(*declared)
 
-    def compile(self, role: Role, max_message_size: int) -> dict[Any, CompiledStage]:
+    def compile(self, role: Role, max_message_size: int) -> Plan:
         """Compile every stage for one end and check it against the frame size limit.
 
         Codecs are cached per protocol and role, so this is cheap after the first time.
         """
-        compiled = {}
+        stages = {}
         for key in self.stages:
             stage = self.stage(key)
-            compiled[key] = CompiledStage(key, stage.protocol.side(role), adapt(stage.processor))
-            compiled[key].check(max_message_size)
-        return compiled
+            stages[key] = compile_stage(key, stage.protocol, adapt(stage.processor), role)
+        plan = Plan(stages, self.initial, self.router)
+        plan.check(max_message_size)
+        return plan
 
 
 def single_stage(protocol: Protocol, processor: Processor) -> Service:
-    """The one-stage service behind every single-protocol call."""
-    return Service({_Single.ONLY: Stage(protocol, processor)}, _Single.ONLY)
+    """The one-stage service behind every single-protocol call (its peers' stage is None)."""
+    return Service({SINGLE: Stage(protocol, processor)}, SINGLE)

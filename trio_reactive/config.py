@@ -132,18 +132,26 @@ class Config:
 
     Each queue is bounded twice, in messages (``*_capacity``) and in bytes
     (``*_capacity_bytes``), and ``max_message_size`` bounds every frame in and out, so memory
-    per connection is bounded whatever the peer does: each queue holds at most its byte capacity
-    plus one batch (at most ``receive_size`` read bytes decoded, or one drain of replies), and
-    the reader keeps at most one partial frame.
+    per connection is bounded whatever the peer does: the incoming queue holds at most its byte
+    capacity plus one read (``receive_size``), the outgoing one its byte capacity plus about one
+    message (a sync handler's replies to one read are queued in slices that fit the room left),
+    and the decoder keeps at most one partial frame.  The defaults (128 KiB in, 64 KiB out) let a
+    server hold thousands of slow connections (about 200 KiB each at worst, plus the kernel's
+    socket buffers); raise them for a few fast bulk connections, where larger queues mean fewer
+    wake-ups.
+
+    ``close_timeout``: closing flushes what is queued and gives up only when the peer takes
+    nothing for this long (python-websockets waits 10 s too), then reads and drops the peer's
+    input for at most this long until its EOF, so that closing never resets the connection.
     """
 
     incoming_capacity: int = attrs.field(default=4096, validator=_at_least(1))
     outgoing_capacity: int = attrs.field(default=4096, validator=_at_least(1))
-    incoming_capacity_bytes: int = attrs.field(default=4 << 20, validator=_at_least(1))
-    outgoing_capacity_bytes: int = attrs.field(default=4 << 20, validator=_at_least(1))
+    incoming_capacity_bytes: int = attrs.field(default=128 << 10, validator=_at_least(1))
+    outgoing_capacity_bytes: int = attrs.field(default=64 << 10, validator=_at_least(1))
     max_message_size: int = attrs.field(default=1 << 20, validator=_at_least(1))
     receive_size: int = attrs.field(default=65536, validator=_at_least(1))
-    flush_timeout: float = attrs.field(default=0.256, validator=_seconds)
+    close_timeout: float = attrs.field(default=10.0, validator=_seconds)
     incoming_retry: RetryPolicy = attrs.field(factory=RetryPolicy.wait)
     outgoing_retry: RetryPolicy = attrs.field(factory=RetryPolicy.wait)
     connect_retry: RetryPolicy = attrs.field(factory=RetryPolicy.do_not_retry)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from .peer import Peer
+    from .engine.peer import Peer
 
 __all__ = [
     "Connected",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 if TYPE_CHECKING:
-    from .peer import Peer
+    from .engine.peer import Peer
 
 __all__ = ["Kind", "Processor", "adapt", "per_message"]
 

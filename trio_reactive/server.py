@@ -10,13 +10,11 @@ from typing import Any
 
 import trio
 
-from ._callbacks import make_event_sink
 from ._sockets import apply_socket_options, peer_address
 from .composite import Service, single_stage
 from .config import Config
-from .connection import Connection
+from .engine import Connection, Peer, make_event_sink
 from .events import Event, ServiceTerminating
-from .peer import Peer
 from .processor import Processor
 from .protocol import Protocol
 
@@ -59,14 +57,15 @@ class Server:
         self.listeners = listeners
         self.service = service
         self.config = config
-        self._stages = service.compile("server", config.max_message_size)
+        self._plan = service.compile("server", config.max_message_size)
         self._emit = make_event_sink(on_event)
         self._connections: set[Connection] = set()
         self._accepting = trio.CancelScope()
         self._shutdown_started = False
         self._finished = trio.Event()
         self.connections_accepted = 0
-        self.grace: float = config.flush_timeout
+        #: The default no-progress timeout of :meth:`shutdown`'s flush (``close_timeout``).
+        self.grace: float = config.close_timeout
 
     @property
     def sockets(self) -> list[trio.socket.SocketType]:
@@ -136,13 +135,7 @@ class Server:
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
         connection = Connection(
-            stream,
-            address=peer_address(stream),
-            stages=self._stages,
-            initial=self.service.initial,
-            router=self.service.router,
-            config=self.config,
-            emit=self._emit,
+            stream, self._plan, self.config, self._emit, address=peer_address(stream)
         )
         self._connections.add(connection)
         try:
@@ -155,7 +148,10 @@ class Server:
     async def shutdown(self, grace: float | None = None) -> None:
         """Stop accepting (the port is free at once), let live peers flush, close them all.
 
-        Returns when every connection task has ended; a second call just waits for that.
+        Each connection gets ``ServiceTerminating`` (a goodbye sent then still goes out), then
+        flushes, giving up once its peer takes nothing for ``grace`` seconds (default
+        ``config.close_timeout``), and closes gracefully.  Returns when every connection task
+        has ended; a second call just waits for that.
         """
         if self._shutdown_started:
             await self._finished.wait()

@@ -12,10 +12,9 @@ from typing import Any
 import trio
 import trio.testing
 
-from ._callbacks import make_event_sink
 from .composite import Service
 from .config import Config
-from .connection import Connection
+from .engine import Connection, make_event_sink
 from .events import Event
 from .processor import Processor
 from .protocol import Protocol, Role
@@ -55,12 +54,10 @@ async def run_processor(
     ours, theirs = memory_connection_pair()
     connection = Connection(
         theirs,
+        service.compile(role, config.max_message_size),
+        config,
+        make_event_sink(on_event),
         address=("memory", 0),
-        stages=service.compile(role, config.max_message_size),
-        initial=service.initial,
-        router=service.router,
-        config=config,
-        emit=make_event_sink(on_event),
     )
     encoder, decoder = codec.encoder(), codec.decoder()
     replies: list[Any] = []

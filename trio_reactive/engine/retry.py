@@ -10,8 +10,8 @@ from typing import Any
 
 import trio
 
-from ._queue import BatchQueue
-from .config import RetryPolicy, Strategy
+from ..config import RetryPolicy, Strategy
+from .queue import BatchQueue
 
 __all__ = ["Outcome", "wait_for_room"]
 

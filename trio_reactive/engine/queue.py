@@ -75,6 +75,17 @@ class BatchQueue(Generic[T]):
             self._not_empty.unpark_all()
         return True
 
+    def force(self, item: T, weight: int, size: int) -> None:
+        """Append ``item`` whatever the capacity (not when closed): for an item that must go
+        on, such as the rest of a buffer the kernel took in part."""
+        if self.closed:
+            return
+        self._items.append(item)
+        self.weight += weight
+        self._bytes += size
+        if self._not_empty:
+            self._not_empty.unpark_all()
+
     async def wait_not_full(self) -> None:
         """Return once a ``put_nowait`` may succeed (or the queue is closed)."""
         while not (self.has_room or self.closed):
@@ -91,13 +102,30 @@ class BatchQueue(Generic[T]):
                 self._not_full.unpark_all()
         return items
 
-    async def take_all(self) -> list[T]:
-        """Wait for at least one item, then take everything; ``[]`` means closed and drained."""
+    def take_all_held(self) -> list[T]:
+        """Everything queued, oldest first, still counted against the capacity until
+        :meth:`release` says the consumer is done with it (a writer's buffers in flight)."""
+        items = self._items
+        self._items = []
+        return items
+
+    def release(self, weight: int, size: int) -> None:
+        """The consumer is done with items taken by :meth:`take_all_held`."""
+        self.weight -= weight
+        self._bytes -= size
+        if self._not_full and self.has_room:
+            self._not_full.unpark_all()
+
+    async def take_all(self, *, hold: bool = False) -> list[T]:
+        """Wait for at least one item, then take everything; ``[]`` means closed and drained.
+
+        ``hold``: take as :meth:`take_all_held` does.
+        """
         while not self._items:
             if self.closed:
                 return []
             await self._not_empty.park()
-        return self.take_all_nowait()
+        return self.take_all_held() if hold else self.take_all_nowait()
 
     def close(self) -> None:
         """No more items will be accepted; waiting consumers drain what is left, then get []."""
@@ -106,7 +134,9 @@ class BatchQueue(Generic[T]):
         self._not_full.unpark_all()
 
     def clear(self) -> int:
-        """Drop everything queued; return how many messages were dropped."""
+        """Drop everything queued (and everything held); return how many messages that was."""
         dropped = self.weight
-        self.take_all_nowait()
+        self._items = []
+        self.weight = self._bytes = 0
+        self._not_full.unpark_all()
         return dropped

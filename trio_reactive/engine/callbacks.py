@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .events import Event
+from ..events import Event
 
 __all__ = ["EventSink", "make_event_sink"]
 

@@ -1,0 +1,443 @@
+"""One connection, owned by a nursery: its stages one after another, then a graceful close.
+
+The path of a message, in the order it meets the engine's files:
+
+1. this module's task reads the stream (``receive_some``) — or an outside readiness source
+   hands it the bytes — and :mod:`.inbound` decodes the whole read into a batch;
+2. a sync handler runs over it right here (:mod:`.inline`); other processors get it through a
+   bounded queue in a task of their own (:mod:`.streamed`);
+3. every reply, ``send`` and error-hook reply goes through the one :mod:`.outbox`, in order,
+   written at once when the socket is free or by the outbox's writer task otherwise;
+4. bad input and raising processors are handled by :mod:`.policies`; why the connection ended
+   is decided once, in :mod:`.lifecycle`.
+
+A stage ends when its processor calls ``peer.goto`` (or ends, with a router), and the next
+stage gets every byte read but not handled (:meth:`Inbound.unconsumed`), framed afresh by its
+own codec.  The connection ends in one way only, :meth:`Connection.close`: flush what is queued
+(giving up only when the peer takes nothing for ``close_timeout``), shut the write side, read
+and drop the peer's input until its EOF (bounded by ``close_timeout``), close.  It never closes
+with unread input in a way that makes the kernel reset the connection and destroy replies
+already written.  ``Connected`` and ``Disconnected`` fire exactly once, when they happen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from ..config import Config
+from ..errors import StageError
+from ..events import (
+    Connected,
+    Disconnected,
+    DisconnectReason,
+    PeerArrived,
+    PeerLeft,
+    ServiceTerminating,
+    StageStats,
+)
+from ..stage import CompiledStage, Plan
+from ..wire.codec import CompiledCodec
+from .callbacks import EventSink
+from .errors import BROKEN
+from .inbound import Inbound
+from .inline import InlineStage
+from .lifecycle import Lifecycle, State
+from .outbox import Outbox
+from .peer import Peer
+from .policies import Policies
+from .streamed import run_streamed_stage
+
+__all__ = ["Connection"]
+
+logger = logging.getLogger("trio_reactive")
+
+_NO_GOTO: Any = object()
+#: How long closing the stream itself (a TLS close_notify) may take.
+_STREAM_CLOSE_TIMEOUT = 1.0
+_DISCONNECT_EVENT_TIMEOUT = 5.0
+#: While closing, input quiet for this long is taken as over (no EOF needed to close safely).
+_DRAIN_QUIET = 0.5
+
+
+class Connection:
+    """One connection's engine; its public face is :class:`~trio_reactive.Peer`.
+
+    ``closes_on_end_of_input``: when the peer's input ends, close at once and report it, even
+    though the processor goes on (a caller-driven client, whose caller leaves in its own time).
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        plan: Plan,
+        config: Config,
+        emit: EventSink,
+        *,
+        address: Any = None,
+        closes_on_end_of_input: bool = False,
+    ) -> None:
+        self.stream = stream
+        self.plan = plan
+        self.config = config
+        self.emit = emit
+        self.closes_on_end_of_input = closes_on_end_of_input
+        self.lifecycle = Lifecycle()
+        self.inbound = Inbound(config)
+        self.outbox = Outbox(stream, config, self._broken)
+        self.policies = Policies(self)
+        self.peer = Peer(self, address)
+        self.receive = stream.receive_some
+        self.stage: CompiledStage = plan.stages[plan.initial]
+        #: The current stage takes no more input: it ended, moved on, or the connection closes.
+        self.stage_over = False
+        #: A close was requested (``close_now``: without waiting for the processor to end).
+        self.closing = False
+        self.close_now = False
+        #: The processor of the current stage met the end of input.
+        self.saw_end_of_input = False
+        self.messages_in = self.bytes_in = self.dropped_in = 0
+        #: Cancelled to stop the current stage's reading (a stage end or a close request).
+        self.reading = trio.CancelScope()
+        self._goto: Any = _NO_GOTO
+        self._close_timeout = config.close_timeout
+        self._input_over = trio.Event()
+        self._closed = trio.Event()
+        self._close_started = False
+        self._aborted = False
+        self._reported = False
+        self._task: trio.lowlevel.Task | None = None
+        self._scope: trio.CancelScope | None = None
+
+    # ------------------------------------------------------------------ counters
+
+    @property
+    def messages_out(self) -> int:
+        return self.outbox.messages_out
+
+    @property
+    def bytes_out(self) -> int:
+        return self.outbox.bytes_out
+
+    @property
+    def dropped_out(self) -> int:
+        return self.outbox.dropped
+
+    @property
+    def reason(self) -> DisconnectReason | None:
+        return self.lifecycle.reason
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.lifecycle.error
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Run every stage, then close; fire the connection events exactly once."""
+        self._task = trio.lowlevel.current_task()
+        await self.emit(Connected(self.peer))
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                self.outbox.start(nursery.start_soon)
+                try:
+                    await self._run_stages()
+                except BROKEN as exc:
+                    if not self.closing:
+                        self.abort(DisconnectReason.RESET, exc)
+                if not self._aborted:
+                    await self.close()
+                nursery.cancel_scope.cancel()
+        except BaseException as exc:
+            self.end(DisconnectReason.ABORTED, None if _is_cancelled(exc) else exc)
+            raise
+        finally:
+            if not self._closed.is_set():
+                self.outbox.abandon()
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(self.stream)
+                self.lifecycle.advance(State.CLOSED)
+                self._closed.set()
+            with trio.CancelScope(shield=True):
+                await self._report_disconnected()
+            self._release()
+
+    async def _run_stages(self) -> None:
+        stage = self.stage
+        leftover = b""
+        while True:
+            self._enter(stage)
+            first = self.inbound.decode(leftover) if leftover else None
+            started = trio.current_time()
+            before = (self.messages_in, self.messages_out, self.bytes_in, self.bytes_out)
+            await self.emit(PeerArrived(self.peer, stage.name))
+            try:
+                if stage.processor.kind.inline:
+                    with self.reading:
+                        await InlineStage(self, stage).run(first)
+                else:
+                    await run_streamed_stage(self, stage, first)
+            finally:
+                stats = StageStats(
+                    self.messages_in - before[0],
+                    self.messages_out - before[1],
+                    self.bytes_in - before[2],
+                    self.bytes_out - before[3],
+                    trio.current_time() - started,
+                )
+                with trio.CancelScope(shield=True):
+                    await self.emit(PeerLeft(self.peer, stage.name, stats))
+            if self.closing:
+                return
+            following = self._next_stage(stats)
+            if following is None:
+                return
+            leftover = self.inbound.unconsumed()
+            stage = following
+            await trio.lowlevel.checkpoint()  # transitions can always be cancelled
+
+    def _enter(self, stage: CompiledStage) -> None:
+        limit = self.config.max_message_size
+        self.stage = stage
+        self.inbound.enter(stage.side.codec.decoder(limit))
+        self.outbox.use(stage.side.codec.encoder(limit), _frame_counter(stage.mirror))
+        self.stage_over = self.closing
+        self.saw_end_of_input = False
+        self._goto = _NO_GOTO
+        self.reading = trio.CancelScope()
+
+    def _next_stage(self, stats: StageStats) -> CompiledStage | None:
+        """The stage to go on with, or None after deciding why the connection ends."""
+        key = self._goto
+        ended_by_peer = self.inbound.eof and (
+            self.stage.processor.kind.inline or self.saw_end_of_input
+        )
+        if key is _NO_GOTO:
+            router = self.plan.router
+            key = router(self.peer) if router is not None else None
+            idle = not (stats.messages_in or stats.messages_out or self.inbound.unhandled())
+            if key is not None and self.inbound.eof and idle:
+                key = None  # input is over and the stage did nothing: moving on could only loop
+        if key is None:
+            ended = DisconnectReason
+            self.end(ended.PEER_CLOSED if ended_by_peer else ended.PROCESSOR_ENDED)
+            return None
+        stage = self.plan.stages.get(key)
+        if stage is None:
+            error = StageError(f"{self.peer!r}: no stage {key!r} in this service")
+            logger.error("%s; closing the connection", error)
+            self.end(DisconnectReason.STAGE_ERROR, error)
+        return stage
+
+    def goto(self, key: Any) -> None:
+        if key not in self.plan.stages:
+            stages = list(self.plan.stages)
+            raise StageError(f"no stage {key!r} in this service (it has {stages})")
+        self._goto = key
+        self.stage_over = True
+
+    def read_failed(self, error: BaseException) -> None:
+        """A read broke (reset, I/O error): the connection is over."""
+        if not self.closing:
+            self.abort(DisconnectReason.RESET, error)
+
+    def input_ended(self) -> None:
+        """The peer's input has ended (EOF)."""
+        self.inbound.eof = True
+        self.inbound.queue.close()
+        self._input_over.set()
+
+    # ------------------------------------------------------------------ outbound
+
+    async def send(self, message: Any) -> None:
+        await self.outbox.send(message, self.config.outgoing_retry, self._slow_peer)
+
+    async def put_slow(self, data: bytes, count: int) -> None:
+        await self.outbox.put_slow(data, count, self.config.outgoing_retry, self._slow_peer)
+
+    async def move_replies(self) -> None:
+        """Queue the replies collected so far (error hooks, async handlers)."""
+        encoded = self.outbox.take_replies()
+        if self.outbox.encode_errors:
+            await self.policies.encode_errors()
+        if encoded is not None and not self.outbox.offer(*encoded):
+            await self.put_slow(*encoded)
+
+    def _slow_peer(self) -> None:
+        """The outgoing retry policy gave up: a peer that does not read gets no flush."""
+        self.abort(DisconnectReason.SLOW_PEER)
+
+    def count_dropped_in(self, count: int) -> None:
+        if not self.dropped_in:
+            logger.warning(
+                "%r: incoming queue full: dropping messages as the retry policy says "
+                "(counted in peer.dropped from now on)",
+                self.peer,
+            )
+        self.dropped_in += count
+
+    # ------------------------------------------------------------------ ending
+
+    def end(self, reason: DisconnectReason, error: BaseException | None = None) -> None:
+        self.lifecycle.end(reason, error)
+
+    def request_close(
+        self,
+        reason: DisconnectReason,
+        error: BaseException | None = None,
+        *,
+        now: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """End the current stage and then the connection; no more input is delivered.
+
+        ``now``: close without waiting for the processor to end (it is cancelled after).
+        ``timeout``: the no-progress timeout of this close, instead of ``close_timeout``.
+        """
+        self.end(reason, error)
+        if timeout is not None:
+            self._close_timeout = timeout
+        self.closing = True
+        self.close_now = self.close_now or now
+        self.stage_over = True
+        self.inbound.queue.close()
+        if now or trio.lowlevel.current_task() is not self._task:
+            self.reading.cancel()
+
+    async def flush_and_close(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
+        """Close now; return how many queued messages did not reach the kernel."""
+        self.request_close(DisconnectReason.CLOSED, now=True, timeout=timeout)
+        if trio.lowlevel.current_task() is self._task:
+            await self.close()
+        else:
+            await self._closed.wait()
+        return self.outbox.unsent
+
+    async def shutdown(self, grace: float | None) -> None:
+        """The service is terminating: tell the logic, let it flush, close."""
+        self.end(DisconnectReason.SHUTDOWN)
+        await self.emit(ServiceTerminating(self.peer))
+        await self.flush_and_close(grace)
+
+    def abort(
+        self,
+        reason: DisconnectReason = DisconnectReason.ABORTED,
+        error: BaseException | None = None,
+    ) -> None:
+        """Drop everything queued and close now."""
+        self.end(reason, error)
+        self.closing = self.close_now = self.stage_over = self._aborted = True
+        self.outbox.abandon()
+        self.inbound.queue.close()
+        self.reading.cancel()
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def _broken(self, error: BaseException) -> None:
+        """The stream broke under the writer (reset, EPIPE)."""
+        if not self.closing:
+            self.abort(DisconnectReason.RESET, error)
+
+    async def close(self) -> None:
+        """Flush, shut the write side, drain the peer's input, close (see the module docstring).
+
+        Runs in the connection's task; other tasks request a close and wait for it.
+        """
+        if self._close_started:
+            await self._closed.wait()
+            return
+        self._close_started = True
+        self.closing = True  # a caller-driven client may still receive what was read
+        self.lifecycle.advance(State.CLOSING)
+        self.inbound.queue.close()
+        outbox = self.outbox
+        outbox.close()
+        try:
+            async with trio.open_nursery() as nursery:
+                if not self._input_over.is_set():
+                    nursery.start_soon(self._discard_input)
+                if not await outbox.flush(self._close_timeout):
+                    outbox.abandon()
+                elif await self._shut_write_side():
+                    self.lifecycle.advance(State.DRAINING)
+                    with trio.move_on_after(self._close_timeout):
+                        await self._input_over.wait()  # the peer's EOF, or a quiet input
+                nursery.cancel_scope.cancel()
+        finally:
+            with (
+                trio.CancelScope(shield=True),
+                trio.move_on_after(_STREAM_CLOSE_TIMEOUT),
+                contextlib.suppress(*BROKEN),
+            ):
+                await self.stream.aclose()
+            self.lifecycle.advance(State.CLOSED)
+            self._closed.set()
+        await self._report_disconnected()
+
+    async def _shut_write_side(self) -> bool:
+        if not isinstance(self.stream, trio.abc.HalfCloseableStream):
+            return False
+        try:
+            await self.stream.send_eof()
+        except (*BROKEN, trio.BusyResourceError):
+            return False
+        return True
+
+    async def _discard_input(self) -> None:
+        """Read and drop the peer's input while closing, until its EOF or until it has been
+        quiet for a moment: unread input would make the kernel reset the connection when it
+        closes, destroying what was written and not yet read by the peer."""
+        size = self.config.receive_size
+        try:
+            while True:
+                with trio.move_on_after(_DRAIN_QUIET) as quiet:
+                    data = await self.receive(size)
+                if quiet.cancelled_caught or not data:
+                    break  # a peer that sends nothing more cannot be reset by our close
+                self.bytes_in += len(data)
+        except BROKEN:
+            pass
+        self._input_over.set()
+
+    async def _report_disconnected(self) -> None:
+        if self._reported:
+            return
+        self._reported = True
+        lifecycle = self.lifecycle
+        if lifecycle.reason is None:
+            lifecycle.end(DisconnectReason.PROCESSOR_ENDED)
+        assert lifecycle.reason is not None
+        with trio.move_on_after(_DISCONNECT_EVENT_TIMEOUT) as scope:
+            scope.shield = True
+            await self.emit(Disconnected(self.peer, lifecycle.reason, lifecycle.error))
+        self.peer.session.clear()
+
+    def _release(self) -> None:
+        """Let go of every buffer and break every reference cycle: a finished connection is
+        freed by reference counting alone, its peer too once nobody holds it."""
+        self.inbound.release()
+        self.outbox.release()
+        self.peer._release()
+        del self.policies
+        self._task = None
+        self._scope = None
+
+
+def _frame_counter(mirror: CompiledCodec) -> Callable[[bytes], int]:
+    """How many whole frames a prefix of what this end wrote holds (the other end's codec)."""
+
+    def count(data: bytes) -> int:
+        return len(mirror.decoder().decode(data).messages)
+
+    return count
+
+
+def _is_cancelled(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_cancelled(inner) for inner in exc.exceptions)
+    return isinstance(exc, trio.Cancelled)

@@ -1,0 +1,402 @@
+"""The outbox: every outgoing message of one connection passes here, in the order it was made.
+
+Handler returns, ``peer.send``, ``peer.send_nowait``, a responsive processor's yields and error
+hook replies all end up as encoded buffers in one bounded queue, so nothing overtakes anything.
+A sync handler's replies are collected in :attr:`Outbox.replies` while it runs; a ``send`` in
+the middle of that first moves the collected replies into the queue.
+
+Writing:
+
+* When nothing is queued or being written and the stream is a plain socket, a buffer is written
+  at once with one non-blocking ``os.write`` (no scheduler step: most of a lone reply's cost);
+  what the kernel does not take is queued.
+* Otherwise the writer task, started on first need, takes everything queued and writes it as
+  one buffer (at most about 4 MiB a write).
+
+Counting is true: a message is sent once the kernel has taken all its bytes, nothing else is.
+On a plain socket the writer writes with non-blocking calls and knows every byte's fate; when a
+flush is given up, the whole frames of a partly written buffer are counted by decoding its
+written part with the other end's codec.  On other streams (TLS) a buffer counts once
+``send_all`` returns.
+
+Error policy: a broken stream (reset, EPIPE) is reported once through ``on_broken``; a flush
+gives up only when the peer takes nothing for the no-progress timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import trio
+
+from ..config import Config, RetryPolicy
+from ..errors import ConnectionClosed, EncodeError, QueueFull
+from .queue import BatchQueue
+from .retry import Outcome, wait_for_room
+
+__all__ = ["Outbox"]
+
+logger = logging.getLogger("trio_reactive")
+
+#: Most bytes handed to one write: bounds the copy made to coalesce a backlog.
+_MAX_WRITE = 1 << 22
+
+#: A queued buffer: its bytes, how many were written before it was queued, how many messages
+#: it holds, and how to count the whole frames of a prefix of it.
+_Item = tuple[bytes, int, int, Callable[[bytes], int]]
+_Encoder = Any  # an Encoder of the wire layer: encode(message), encode_batch(messages)
+
+
+class Outbox:
+    """See the module docstring.  ``messages_out``/``bytes_out`` count what the kernel took."""
+
+    __slots__ = (
+        "_count_frames",
+        "_encode",
+        "_encode_batch",
+        "_flight_written",
+        "_in_flight",
+        "_on_broken",
+        "_progress",
+        "_queue",
+        "_raw",
+        "_spawn",
+        "_stream",
+        "_writer_running",
+        "_writer_scope",
+        "bytes_out",
+        "dropped",
+        "encode_errors",
+        "messages_out",
+        "replies",
+        "unsent",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        config: Config,
+        on_broken: Callable[[BaseException], None],
+    ) -> None:
+        self._stream = stream
+        self._queue: BatchQueue[_Item] = BatchQueue(
+            config.outgoing_capacity, config.outgoing_capacity_bytes
+        )
+        self._raw = (
+            stream.socket if isinstance(stream, trio.SocketStream) and os.name == "posix" else None
+        )
+        self._on_broken = on_broken
+        self._in_flight: deque[_Item] = deque()
+        self._flight_written = 0
+        self._progress = trio.lowlevel.ParkingLot()
+        self._writer_running = False
+        self._writer_scope = trio.CancelScope()
+        self._spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None
+        self._encode: Callable[[Any], bytes] = _no_stage
+        self._encode_batch: Callable[[Sequence[Any]], bytes] = _no_stage
+        self._count_frames: Callable[[bytes], int] = len
+        #: A sync handler's replies, collected while it runs (see the module docstring).
+        self.replies: list[Any] = []
+        #: Replies that could not be encoded, for the connection to report.
+        self.encode_errors: list[EncodeError] = []
+        self.messages_out = self.bytes_out = self.dropped = self.unsent = 0
+
+    # ------------------------------------------------------------------ set-up
+
+    def start(self, spawn: Callable[[Callable[[], Awaitable[None]]], None]) -> None:
+        """Give the outbox a nursery to start its writer in (when first needed)."""
+        self._spawn = spawn
+        if self._queue.weight:
+            self._start_writer()
+
+    def use(self, encoder: _Encoder, count_frames: Callable[[bytes], int]) -> None:
+        """Encode with ``encoder`` from now on (a stage was entered)."""
+        self._encode = encoder.encode
+        self._encode_batch = encoder.encode_batch
+        self._count_frames = count_frames
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def closed(self) -> bool:
+        return self._queue.closed
+
+    @property
+    def pending(self) -> int:
+        """Messages queued or being written, not yet wholly taken by the kernel."""
+        return self._queue.weight
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes queued or being written, not yet taken by the kernel."""
+        return self._queue.size - self._flight_written
+
+    @property
+    def capacity(self) -> int:
+        return self._queue.capacity
+
+    @property
+    def has_room(self) -> bool:
+        return self._queue.has_room
+
+    @property
+    def idle(self) -> bool:
+        return not (self._queue.weight or self._in_flight)
+
+    # ------------------------------------------------------------------ putting
+
+    def encode(self, message: Any) -> bytes:
+        return self._encode(message)
+
+    def put(self, data: bytes, count: int) -> bool:
+        """Queue (or write at once) ``count`` messages encoded as ``data``; False when full.
+
+        A closed outbox takes nothing: callers check :attr:`closed` to tell full from closed.
+        Replies a handler has collected so far go first.
+        """
+        if self.replies:
+            self._force_replies()
+        return self.offer(data, count)
+
+    def offer(self, data: bytes, count: int, *, force: bool = False) -> bool:
+        """:meth:`put` without the collected replies; ``force`` ignores the capacity."""
+        queue = self._queue
+        if queue.closed:
+            return False
+        written = 0
+        if self._raw is not None and not queue.weight and not self._in_flight:
+            try:
+                written = os.write(self._raw.fileno(), data)
+            except OSError:
+                pass  # would block, or broken: the writer meets the error and reports it
+            else:
+                self.bytes_out += written
+                if written == len(data):
+                    self.messages_out += count
+                    return True
+        item = (data, written, count, self._count_frames)
+        if not queue.put_nowait(item, count, len(data) - written):
+            # Taken in part, it must go on whatever the capacity, to keep the stream whole.
+            if not (written or force):
+                return False
+            queue.force(item, count, len(data) - written)
+        if not self._writer_running:
+            self._start_writer()
+        return True
+
+    def send_nowait(self, message: Any) -> None:
+        """Queue one message or raise :class:`QueueFull` / :class:`ConnectionClosed` at once."""
+        data = self._encode(message)
+        if not self.put(data, 1):
+            if self._queue.closed:
+                raise ConnectionClosed("the connection is closed")
+            raise QueueFull(f"outgoing queue full ({self._queue.capacity} messages)")
+
+    async def send(self, message: Any, policy: RetryPolicy, on_slow: Callable[[], None]) -> None:
+        """Queue one message; when the queue is full, follow ``policy`` (see :meth:`put_slow`)."""
+        data = self._encode(message)
+        if not self.put(data, 1):
+            await self.put_slow(data, 1, policy, on_slow)
+
+    async def put_slow(
+        self, data: bytes, count: int, policy: RetryPolicy, on_slow: Callable[[], None]
+    ) -> None:
+        """The queue is full: wait, drop or give up as ``policy`` says.
+
+        A dropped buffer is counted in :attr:`dropped`, and the sender then waits for room, so
+        that a producer that never waits cannot spin on a full queue.  ``on_slow`` is called
+        when the policy gives up; then, as when the outbox is closed, this raises
+        :class:`ConnectionClosed`.
+        """
+        taken = False
+        try:
+            taken = await self._wait_and_put(data, count, policy, on_slow)
+        finally:
+            if not taken:
+                self.unsent += count  # closed, given up or cancelled: never written
+
+    async def _wait_and_put(
+        self, data: bytes, count: int, policy: RetryPolicy, on_slow: Callable[[], None]
+    ) -> bool:
+        queue = self._queue
+        while True:
+            if queue.closed:
+                raise ConnectionClosed("the connection is closed")
+            outcome = await wait_for_room(queue, policy)
+            if outcome is Outcome.ROOM:
+                if self.offer(data, count):
+                    return True
+            elif outcome is Outcome.DROP:
+                if not self.dropped:
+                    logger.warning(
+                        "outgoing queue full: dropping messages as the retry policy says "
+                        "(counted in peer.dropped from now on)"
+                    )
+                self.dropped += count
+                await queue.wait_not_full()
+                return True
+            else:
+                on_slow()
+                raise ConnectionClosed("the outgoing queue stayed full")
+
+    def take_replies(self) -> tuple[bytes, int] | None:
+        """The collected replies, encoded into one buffer (None if there are none).
+
+        A reply that cannot be encoded is left out and kept in :attr:`encode_errors`; the
+        others still go, in order.
+        """
+        replies = self.replies
+        if not replies:
+            return None
+        encoded: tuple[bytes, int] | None
+        try:
+            encoded = self._encode_batch(replies), len(replies)
+        except EncodeError:
+            data, count = self._encode_each(replies)
+            encoded = (data, count) if count else None
+        replies.clear()  # the same list: a running handler loop appends to it
+        return encoded
+
+    def _force_replies(self) -> None:
+        encoded = self.take_replies()
+        if encoded is not None:
+            self.offer(*encoded, force=True)
+
+    def _encode_each(self, replies: list[Any]) -> tuple[bytes, int]:
+        encoded = []
+        for reply in replies:
+            try:
+                encoded.append(self._encode(reply))
+            except EncodeError as exc:
+                self.encode_errors.append(exc)
+        return b"".join(encoded), len(encoded)
+
+    # ------------------------------------------------------------------ writing
+
+    def _start_writer(self) -> None:
+        if self._spawn is not None and not self._writer_running:
+            self._writer_running = True
+            self._spawn(self._write_loop)
+
+    async def _write_loop(self) -> None:
+        try:
+            with self._writer_scope:
+                while True:
+                    items = await self._queue.take_all(hold=True)
+                    if not items:
+                        return
+                    self._in_flight.extend(items)
+                    while self._in_flight:
+                        await self._write_group()
+                    await trio.lowlevel.checkpoint()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._on_broken(exc)
+        finally:
+            self._writer_running = False
+            self._progress.unpark_all()
+
+    async def _write_group(self) -> None:
+        """Write the first in-flight buffers, joined (at most about 4 MiB), to the end."""
+        parts: list[bytes] = []
+        size = 0
+        for data, start, _, _ in self._in_flight:
+            if parts and size + len(data) - start > _MAX_WRITE:
+                break
+            part = data[start:] if start else data
+            parts.append(part)
+            size += len(part)
+        buffer = parts[0] if len(parts) == 1 else b"".join(parts)
+        sock = self._raw
+        if sock is None:
+            await self._stream.send_all(buffer)
+            self._advance(len(buffer))
+            return
+        view = memoryview(buffer)
+        position = 0
+        while position < size:
+            try:
+                written = os.write(sock.fileno(), view[position:])
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+                continue
+            position += written
+            self._advance(written)
+
+    def _advance(self, written: int) -> None:
+        """``written`` more bytes of the in-flight buffers reached the kernel."""
+        self.bytes_out += written
+        written += self._flight_written
+        flight = self._in_flight
+        while flight:
+            data, start, count, _ = flight[0]
+            left = len(data) - start
+            if written < left:
+                break
+            written -= left
+            flight.popleft()
+            self.messages_out += count
+            self._queue.release(count, left)
+        self._flight_written = written
+        if self._progress:
+            self._progress.unpark_all()
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Take nothing more; what is queued is still written (see :meth:`flush`)."""
+        if self.replies:
+            self._force_replies()
+        self._queue.close()
+
+    async def flush(self, no_progress: float) -> bool:
+        """Wait until all is written; give up (False) once the peer takes nothing for
+        ``no_progress`` seconds, or the stream broke."""
+        while not self.idle:
+            if not self._writer_running and self._spawn is not None:
+                self._start_writer()
+            mark = self.bytes_out
+            with trio.move_on_after(no_progress):
+                while self.bytes_out == mark and not self.idle and self._writer_running:
+                    await self._progress.park()
+            if self.bytes_out == mark and not self.idle:
+                return False
+        return True
+
+    def abandon(self) -> int:
+        """Stop writing now; count every message not wholly taken by the kernel as unsent."""
+        self._queue.close()
+        self._writer_scope.cancel()
+        items = [*self._in_flight, *self._queue.take_all_held()]
+        self._queue.clear()
+        unsent = 0
+        for index, (data, start, count, count_frames) in enumerate(items):
+            done = start + (self._flight_written if index == 0 and self._in_flight else 0)
+            whole = min(count, count_frames(data[:done])) if done else 0
+            self.messages_out += whole
+            unsent += count - whole
+        self._in_flight.clear()
+        self._flight_written = 0
+        self.replies.clear()
+        self.unsent += unsent
+        return unsent
+
+
+    def release(self) -> None:
+        """Let go of the stream and the callbacks (the connection has ended)."""
+        self.abandon()
+        self._on_broken = _ignore
+        self._spawn = None
+        self._encode = self._encode_batch = _no_stage
+        self._count_frames = len
+
+
+def _ignore(error: BaseException) -> None:
+    return None
+
+
+def _no_stage(*_: Any) -> bytes:
+    raise ConnectionClosed("the connection has no stage to encode with")
