@@ -14,7 +14,7 @@ import pytest
 import trio
 
 import trio_reactive as tr
-from tests.defect_support import REPLIES, REQUESTS, Answer, Ask, Pushed, RawPeer, Switch
+from tests.defect_support import REPLIES, REQUESTS, Answer, Ask, Push, Pushed, RawPeer, Switch
 from tests.engine_support import CODECS, Recorder, start_server
 
 pytestmark = pytest.mark.timeout(60)
@@ -90,3 +90,51 @@ async def test_replies_are_not_lost_across_quick_stage_switches(switches: int) -
         assert received == expected
         assert not events.of(tr.ProcessorError)
         assert not events.of(tr.InputError)
+
+
+# -- one outbox: every path keeps the order of production -----------------------------------
+
+
+def _ask_or_push(peer: tr.Peer, message: Any) -> Any:
+    """``Ask`` is answered by the return value, ``Push`` by ``send_nowait``; ``Ask(0)`` raises."""
+    if isinstance(message, Push):
+        peer.send_nowait(Pushed(message.n))
+        return None
+    if message.n == 0:
+        raise ValueError("zero")
+    return Answer(message.n)
+
+
+_MIXED = {
+    "returned-and-pushed": (
+        [Ask(1), Push(2), Ask(3), Push(4)],
+        [Answer(1), Pushed(2), Answer(3), Pushed(4)],
+    ),
+    "with-an-error-reply": (
+        [Push(1), Ask(2), Ask(0), Push(4), Ask(5), Push(6)],
+        [Pushed(1), Answer(2), Answer(999), Pushed(4), Answer(5), Pushed(6)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_MIXED))
+@pytest.mark.parametrize("codec", list(CODECS))
+async def test_replies_leave_in_the_order_they_were_produced(codec: str, case: str) -> None:
+    """Returned replies, ``send_nowait`` pushes and error-hook replies to one read keep order."""
+    requests, expected = _MIXED[case]
+    proto = tr.Protocol(
+        client=REQUESTS,
+        server=REPLIES,
+        codec=CODECS[codec],
+        processor_error=lambda exc: Answer(999),
+    )
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, _ask_or_push)
+            peer = await RawPeer.open(server.port, proto)
+            await peer.send(requests)
+            await peer.stream.send_eof()
+            received = await peer.receive_until_eof()
+            await peer.aclose()
+            await server.shutdown()
+    assert received == expected
