@@ -56,6 +56,10 @@ REQUESTS = Ask | Push | Switch
 REPLIES = Answer | Pushed
 
 
+def big(n: int, size: int = 64 << 10) -> Big:
+    return Big(n, bytes(size))
+
+
 class RawPeer:
     """A raw TCP client speaking a protocol's client side, byte for byte under test control."""
 
@@ -104,6 +108,17 @@ class RawPeer:
         await self.stream.aclose()
 
 
+async def raw_listener() -> trio.SocketListener:
+    """A listening socket on 127.0.0.1 that accepts only when told to: a server that does not
+    read until the test says so."""
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    return listener
+
+
+def port_of(listener: trio.SocketListener) -> int:
+    return int(listener.socket.getsockname()[1])
+
+
 __all__ = [
     "REPLIES",
     "REQUESTS",
@@ -114,4 +129,7 @@ __all__ = [
     "Pushed",
     "RawPeer",
     "Switch",
+    "big",
+    "port_of",
+    "raw_listener",
 ]

@@ -14,7 +14,20 @@ import pytest
 import trio
 
 import trio_reactive as tr
-from tests.defect_support import REPLIES, REQUESTS, Answer, Ask, Push, Pushed, RawPeer, Switch
+from tests.defect_support import (
+    REPLIES,
+    REQUESTS,
+    Answer,
+    Ask,
+    Big,
+    Push,
+    Pushed,
+    RawPeer,
+    Switch,
+    big,
+    port_of,
+    raw_listener,
+)
 from tests.engine_support import CODECS, Recorder, start_server
 
 pytestmark = pytest.mark.timeout(60)
@@ -138,3 +151,134 @@ async def test_replies_leave_in_the_order_they_were_produced(codec: str, case: s
             await peer.aclose()
             await server.shutdown()
     assert received == expected
+
+
+# -- leaving a connect block, and the true unsent count -------------------------------------
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+async def test_leaving_a_connect_block_delivers_every_message_sent(codec: str) -> None:
+    """20,000 ``send`` calls, then the block ends: the server processes all of them.
+
+    The server answers each one and the client reads none of the answers, so the client
+    closes with unread input: that must not reset the connection under the requests in flight.
+    """
+    proto = tr.Protocol(client=REQUESTS, server=REPLIES, codec=CODECS[codec])
+    total = 20_000
+    seen: list[int] = []
+
+    @tr.per_message
+    async def count(peer: tr.Peer, message: Any) -> Answer:
+        await trio.lowlevel.checkpoint()
+        seen.append(message.n)
+        return Answer(message.n)
+
+    events = Recorder()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, count, on_event=events)
+            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
+                for n in range(total):
+                    await conn.send(Ask(n))
+            await events.wait_for(tr.Disconnected)
+            await server.shutdown()
+    assert len(seen) == total
+    assert seen == list(range(total))
+    assert conn.unsent == 0
+
+
+def _big_protocol(codec: str) -> tr.Protocol:
+    return tr.Protocol(client=Big | Ask, server=Big | Ask, codec=CODECS[codec])
+
+
+_BIG_CODECS = ["textual", "variable"]  # the fixed codec carries no ``bytes``
+
+
+async def _arrived(listener: trio.SocketListener, proto: tr.Protocol) -> list[int]:
+    """Accept the connection that waited unread, read it to the end, return the ``n``s."""
+    stream = await listener.accept()
+    decoder = proto.side("server").codec.decoder(16 << 20)
+    received: list[Any] = []
+    while data := await stream.receive_some():
+        received.extend(decoder.decode_batch(data))
+    await stream.aclose()
+    return [message.n for message in received]
+
+
+@pytest.mark.parametrize("codec", _BIG_CODECS)
+async def test_leaving_a_connect_block_counts_what_a_stalled_server_never_got(codec: str) -> None:
+    """The server reads nothing: leaving the block gives up after the no-progress timeout and
+    ``conn.unsent`` is exactly the number of messages the kernel did not take."""
+    proto = _big_protocol(codec)
+    queued = 100  # about 6.5 MB: more than the kernel's buffers hold
+    config = tr.Config(close_timeout=0.3, outgoing_capacity_bytes=16 << 20)
+    listener = await raw_listener()
+    with trio.fail_after(10):
+        async with tr.connect(proto, "127.0.0.1", port_of(listener), config=config) as conn:
+            for n in range(queued):
+                conn.send_nowait(big(n))
+        arrived = await _arrived(listener, proto)
+    await listener.aclose()
+    assert conn.unsent > 0
+    assert len(arrived) + conn.unsent == queued
+    assert arrived == list(range(len(arrived)))
+
+
+@pytest.mark.parametrize("queued", [20, 100])
+@pytest.mark.parametrize("codec", _BIG_CODECS)
+async def test_client_aclose_returns_the_true_unsent_count(codec: str, queued: int) -> None:
+    """``aclose(t)`` to a server that stopped reading: what arrived plus what it reports as
+    unsent is what was queued (only bytes the kernel accepted count as sent).
+
+    ``close_timeout`` bounds the wait for the server's EOF after the flush gave up (the
+    server reads only once ``aclose`` has returned).
+    """
+    proto = _big_protocol(codec)
+    config = tr.Config(close_timeout=0.3, outgoing_capacity_bytes=16 << 20)
+    listener = await raw_listener()
+    with trio.fail_after(10):
+        async with tr.connect(proto, "127.0.0.1", port_of(listener), config=config) as conn:
+            for n in range(queued):
+                conn.send_nowait(big(n))
+            unsent = await conn.aclose(0.3)
+        arrived = await _arrived(listener, proto)
+    await listener.aclose()
+    assert len(arrived) + unsent == queued
+    assert arrived == list(range(len(arrived)))
+    if queued == 100:
+        assert unsent > 0
+
+
+@pytest.mark.parametrize("queued", [20, 100])
+@pytest.mark.parametrize("codec", _BIG_CODECS)
+async def test_flush_and_close_returns_the_true_unsent_count(codec: str, queued: int) -> None:
+    """A server peer queues large replies to a client that does not read, then
+    ``flush_and_close(t)``: arrived plus reported unsent is what was queued."""
+    proto = _big_protocol(codec)
+    config = tr.Config(close_timeout=0.3, outgoing_capacity_bytes=16 << 20)
+    reported: list[int] = []
+    done = trio.Event()
+
+    async def flood_then_close(peer: tr.Peer, messages: Any) -> None:
+        async for _ in messages:
+            for n in range(queued):
+                peer.send_nowait(big(n))
+            reported.append(await peer.flush_and_close(0.3))
+            done.set()
+            return
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, flood_then_close, config=config)
+            client = await RawPeer.open(server.port, proto)
+            client.decoder = proto.side("client").codec.decoder(16 << 20)
+            await client.send([Ask(0)])
+            await done.wait()  # the client has not read a byte so far
+            arrived = [message.n for message in await client.receive_until_eof()]
+            await client.aclose()
+            await server.shutdown()
+    (unsent,) = reported
+    assert len(arrived) + unsent == queued
+    assert arrived == list(range(len(arrived)))
+    if queued == 100:
+        assert unsent > 0
