@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 import trio_reactive as tr
 from tests.defect_support import (
@@ -282,3 +283,35 @@ async def test_flush_and_close_returns_the_true_unsent_count(codec: str, queued:
     assert arrived == list(range(len(arrived)))
     if queued == 100:
         assert unsent > 0
+
+
+# -- a half-closing client that reads slowly ------------------------------------------------
+
+
+@pytest.mark.parametrize("codec", _BIG_CODECS)
+async def test_a_half_closing_slow_reader_gets_every_reply(
+    codec: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Like ``nc -N``: 120 requests, EOF, then replies read at 64 KiB per 50 ms (virtual time).
+
+    The flush must go on as long as the client makes progress; the 12 MB take about 9 s.
+    """
+    proto = _big_protocol(codec)
+    total = 120
+
+    def answer(peer: tr.Peer, message: Any) -> Big:
+        return big(message.n, 100_000)
+
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, answer)
+            client = await RawPeer.open(server.port, proto)
+            await client.send([Ask(n) for n in range(total)])
+            await client.stream.send_eof()
+            while True:
+                if not await client.receive_some(64 << 10):
+                    break
+                await trio.sleep(0.05)  # about 1.3 MB/s
+            await client.aclose()
+            await server.shutdown()
+    assert [message.n for message in client.received] == list(range(total))
