@@ -7,7 +7,10 @@ alone; a producer facing a full queue under ``do_not_retry`` must wait, not spin
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import tracemalloc
+import weakref
 from typing import Any
 
 import pytest
@@ -134,3 +137,57 @@ async def test_a_slow_reader_costs_at_most_the_default_bounds(codec: str) -> Non
     reply = _encoded_size(proto, big(0, 16 * KIB))
     assert watch.most_pending <= 64 * KIB + reply
     assert peak <= 64 * KIB + 128 * KIB + reply + _SLACK, f"{peak / MIB:.1f} MiB at the peak"
+
+
+# -- a finished connection is freed by reference counting -----------------------------------
+
+
+def _oversize_line(size: int) -> bytes:
+    return b'{"Ask":{"n":' + b"1" * size  # a line that never ends
+
+
+@pytest.mark.parametrize("ending", ["peer-closed", "frame-too-large"])
+async def test_a_finished_connection_is_freed_without_a_garbage_collection(ending: str) -> None:
+    """With the cycle collector off, the ``Peer`` of a connection that ended (normally, or
+    with ``FRAME_TOO_LARGE`` after buffering 1.5 MB of an unfinished frame) dies as soon as
+    the server forgets it, and the memory of its buffers is returned."""
+    proto = tr.Protocol(client=Ask, server=Big, codec=CODECS["textual"])
+    seen: list[weakref.ref[tr.Peer]] = []
+    ended = trio.Event()
+
+    def answer(peer: tr.Peer, message: Ask) -> Big:
+        seen.append(weakref.ref(peer))
+        return big(message.n, 16)
+
+    def on_event(event: Any) -> None:  # keeps no event: an event holds its peer
+        if isinstance(event, tr.Disconnected):
+            ended.set()
+
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                server = await start_server(nursery, proto, answer, on_event=on_event)
+                client = await RawPeer.open(server.port, proto)
+                await client.send([Ask(1)])
+                await client.receive(1)
+                before = tracemalloc.get_traced_memory()[0]
+                if ending == "peer-closed":
+                    await client.stream.send_eof()
+                else:
+                    await client.stream.send_all(_oversize_line(1_500_000))
+                with contextlib.suppress(trio.BrokenResourceError):
+                    await client.receive_until_eof()
+                await client.aclose()
+                await ended.wait()
+                await server.shutdown()
+                del server, client
+                assert len(seen) == 1
+                assert seen[0]() is None, "the peer is kept alive by a reference cycle"
+                after = tracemalloc.get_traced_memory()[0]
+                assert after - before < 256 * KIB, f"{(after - before) / KIB:.0f} KiB kept"
+    finally:
+        tracemalloc.stop()
+        gc.enable()
