@@ -18,7 +18,7 @@ import trio
 
 import trio_reactive as tr
 from tests.defect_support import Ask, Big, RawPeer, big
-from tests.engine_support import CODECS, start_server
+from tests.engine_support import CODECS, reset_on_close, start_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -191,3 +191,55 @@ async def test_a_finished_connection_is_freed_without_a_garbage_collection(endin
     finally:
         tracemalloc.stop()
         gc.enable()
+
+
+# -- a producer facing a full queue waits -----------------------------------------------------
+
+
+async def _yields_in(rounds: int, produced: list[int]) -> int:
+    """How many messages the producer yielded while this task took ``rounds`` scheduler steps.
+
+    A producer that waits for room does not run at all; one that spins runs once per step
+    at least (each attempt is a checkpoint), so no clock is involved.
+    """
+    start = produced[0]
+    for _ in range(rounds):
+        await trio.lowlevel.checkpoint()
+    return produced[0] - start
+
+
+@pytest.mark.parametrize("codec", _BIG_CODECS)
+async def test_a_never_ending_producer_under_do_not_retry_waits_instead_of_spinning(
+    codec: str,
+) -> None:
+    """An async generator that yields forever, ``do_not_retry`` outgoing, a client that never
+    reads: once the queue is full a message is dropped (and counted), then the producer waits
+    for room instead of trying again and again."""
+    proto = _big_protocol(codec)
+    config = tr.Config(outgoing_retry=tr.RetryPolicy.do_not_retry())
+    produced = [0]
+
+    async def forever(peer: tr.Peer, messages: Any) -> Any:
+        while True:
+            produced[0] += 1
+            yield big(produced[0], 16 * KIB)
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, forever, config=config)
+            client = await RawPeer.open(server.port, proto)
+            await client.send([Ask(0)])
+            while not produced[0]:
+                await trio.lowlevel.checkpoint()
+            quiet = None
+            for window in range(100):  # the kernel's buffers fill within a few windows
+                if await _yields_in(200, produced) == 0:
+                    quiet = window
+                    break
+            (peer,) = server.peers
+            dropped_out = peer.dropped[1]
+            reset_on_close(client.stream)
+            await client.aclose()
+            await server.shutdown()
+    assert quiet is not None, f"the producer never waited: {produced[0]} messages yielded"
+    assert dropped_out > 0
