@@ -7,7 +7,7 @@ at the pace it is told to, half-closes, or stops reading, which no ``tr.connect`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import attrs
@@ -108,6 +108,23 @@ class RawPeer:
         await self.stream.aclose()
 
 
+async def settled(count: Callable[[], int], rounds: int = 200, windows: int = 100) -> bool:
+    """Wait until ``count()`` stays the same while this task takes ``rounds`` scheduler steps.
+
+    How a test knows, without a clock, that the engine can make no more progress (its queues
+    and the kernel's buffers are full): a task that can run does so within a few steps.  A
+    task that spins (retrying every step) keeps ``count()`` moving: after ``windows`` tries,
+    False.
+    """
+    for _ in range(windows):
+        before = count()
+        for _ in range(rounds):
+            await trio.lowlevel.checkpoint()
+        if count() == before:
+            return True
+    return False
+
+
 async def raw_listener() -> trio.SocketListener:
     """A listening socket on 127.0.0.1 that accepts only when told to: a server that does not
     read until the test says so."""
@@ -132,4 +149,5 @@ __all__ = [
     "big",
     "port_of",
     "raw_listener",
+    "settled",
 ]

@@ -17,7 +17,7 @@ import pytest
 import trio
 
 import trio_reactive as tr
-from tests.defect_support import Ask, Big, RawPeer, big
+from tests.defect_support import Ask, Big, RawPeer, big, settled
 from tests.engine_support import CODECS, reset_on_close, start_server
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,13 +46,10 @@ class PendingWatch:
         self.reply_size = reply_size
         self.calls = 0
         self.most_pending = 0
-        self.under_way = trio.Event()
 
     def answer(self, peer: tr.Peer, message: Ask) -> Big:
         self.most_pending = max(self.most_pending, peer.pending_bytes)
         self.calls += 1
-        if self.calls >= 20:
-            self.under_way.set()
         return big(message.n, self.reply_size)
 
 
@@ -61,9 +58,10 @@ async def _pipeline_then_read(
 ) -> tuple[list[int], int]:
     """Pipeline ``requests`` asks to a server that answers them with ``processor``, read late.
 
-    Half the asks go in one write and, once the server is well under way, the other half in
-    another; only then does the client read, keeping only the numbers of the replies.
-    Returns those numbers and the peak of memory allocated meanwhile (client included).
+    Half the asks go in one write; once the server is stuck (it has filled what it may fill:
+    its queue and the kernel's buffers), the other half in another; only then does the client
+    read, keeping only the numbers of the replies.  Returns those numbers and the peak of
+    memory allocated meanwhile (client included).
     """
     arrived: list[int] = []
     with trio.fail_after(30):
@@ -76,7 +74,9 @@ async def _pipeline_then_read(
             try:
                 base = tracemalloc.get_traced_memory()[0]
                 await client.send([Ask(n) for n in range(half)])
-                await watch.under_way.wait()
+                while not watch.calls:
+                    await trio.lowlevel.checkpoint()
+                await settled(lambda: watch.calls)
                 await client.send([Ask(n) for n in range(half, requests)])
                 while len(arrived) < requests:
                     data = await client.stream.receive_some()
@@ -196,18 +196,6 @@ async def test_a_finished_connection_is_freed_without_a_garbage_collection(endin
 # -- a producer facing a full queue waits -----------------------------------------------------
 
 
-async def _yields_in(rounds: int, produced: list[int]) -> int:
-    """How many messages the producer yielded while this task took ``rounds`` scheduler steps.
-
-    A producer that waits for room does not run at all; one that spins runs once per step
-    at least (each attempt is a checkpoint), so no clock is involved.
-    """
-    start = produced[0]
-    for _ in range(rounds):
-        await trio.lowlevel.checkpoint()
-    return produced[0] - start
-
-
 @pytest.mark.parametrize("codec", _BIG_CODECS)
 async def test_a_never_ending_producer_under_do_not_retry_waits_instead_of_spinning(
     codec: str,
@@ -231,15 +219,11 @@ async def test_a_never_ending_producer_under_do_not_retry_waits_instead_of_spinn
             await client.send([Ask(0)])
             while not produced[0]:
                 await trio.lowlevel.checkpoint()
-            quiet = None
-            for window in range(100):  # the kernel's buffers fill within a few windows
-                if await _yields_in(200, produced) == 0:
-                    quiet = window
-                    break
+            waits = await settled(lambda: produced[0])  # the kernel's buffers fill first
             (peer,) = server.peers
             dropped_out = peer.dropped[1]
             reset_on_close(client.stream)
             await client.aclose()
             await server.shutdown()
-    assert quiet is not None, f"the producer never waited: {produced[0]} messages yielded"
+    assert waits, f"the producer never waited: {produced[0]} messages yielded"
     assert dropped_out > 0
