@@ -53,11 +53,19 @@ def test_missing_peer_is_reported_not_fatal() -> None:
             {"name": "trio_reactive", "description": "", "unavailable": None},
             {"name": "uvloop", "description": "", "unavailable": "needs uvloop"},
         ],
-        "measurements": [{
-            "scenario": "flood", "title": "flood", "codec": "fixed",
-            "implementation": "trio_reactive", "metric": "msgs_per_s", "label": "msgs/s",
-            "better": "higher", "samples": [1.5e6], "median": 1.5e6,
-        }],
+        "measurements": [
+            {
+                "scenario": "flood",
+                "title": "flood",
+                "codec": "fixed",
+                "implementation": "trio_reactive",
+                "metric": "msgs_per_s",
+                "label": "msgs/s",
+                "better": "higher",
+                "samples": [1.5e6],
+                "median": 1.5e6,
+            }
+        ],
     }
     table = markdown(results)
     assert "| flood | fixed | msgs/s ↑ | 1.50M | n/a |" in table
@@ -67,7 +75,11 @@ def test_smoke_run(tmp_path: Path) -> None:
     out = tmp_path / "smoke.json"
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "run", "--smoke", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=100, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "trio_reactive" in completed.stdout

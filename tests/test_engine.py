@@ -670,7 +670,13 @@ async def test_one_read_of_many_messages_keeps_every_rule_of_the_sync_handler(co
     assert handled == [1, 2, 3, 4, 5]
     replies = proto.side("client").codec.decoder().decode_batch(data)
     assert replies == [
-        Pong(1, 0), Pong(902, 0), Pong(3, 1), Pong(3, 2), Pong(901, 0), Pong(4, 0), Pong(5, 0)
+        Pong(1, 0),
+        Pong(902, 0),
+        Pong(3, 1),
+        Pong(3, 2),
+        Pong(901, 0),
+        Pong(4, 0),
+        Pong(5, 0),
     ]
     assert len(events.of(tr.InputError)) == len(events.of(tr.ProcessorError)) == 1
     (gone,) = events.of(tr.Disconnected)

@@ -27,9 +27,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_a_short_sweep_loses_and_reorders_nothing(codec: str, tmp_path: Path) -> None:
     report = tmp_path / "flood.json"
     done = subprocess.run(
-        [sys.executable, "-m", "examples.flood", "--rate", "200,max", "--seconds", "0.5",
-         "--codec", codec, "--size", "100", "--json", str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=90, check=False,
+        [
+            sys.executable,
+            "-m",
+            "examples.flood",
+            "--rate",
+            "200,max",
+            "--seconds",
+            "0.5",
+            "--codec",
+            codec,
+            "--size",
+            "100",
+            "--json",
+            str(report),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     steps = [Step(**step) for step in json.loads(report.read_text())["steps"]]
@@ -63,10 +80,24 @@ def test_rates_parse_and_refuse_nonsense() -> None:
 
 def test_plot_draws_a_png(tmp_path: Path) -> None:
     steps = [
-        Step(codec=codec, size=32, wire_bytes=50, target=target, sent=100, acked=100,
-             seconds=1.0, rate=rate, server_cpu=rate / 1e4, client_cpu=rate / 5e3,
-             server_rss=2**25, client_rss=2**25, p50_us=100.0 * rate / 1e3,
-             p99_us=300.0 * rate / 1e3, lost=0, reordered=0)
+        Step(
+            codec=codec,
+            size=32,
+            wire_bytes=50,
+            target=target,
+            sent=100,
+            acked=100,
+            seconds=1.0,
+            rate=rate,
+            server_cpu=rate / 1e4,
+            client_cpu=rate / 5e3,
+            server_rss=2**25,
+            client_rss=2**25,
+            p50_us=100.0 * rate / 1e3,
+            p99_us=300.0 * rate / 1e3,
+            lost=0,
+            reordered=0,
+        )
         for codec in ("textual", "fixed")
         for target, rate in ((100.0, 100.0), (None, 5e4))
     ]

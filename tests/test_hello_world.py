@@ -78,8 +78,14 @@ def test_the_demo_round_trips_both_messages(codec: str) -> None:
 
 
 def test_the_demo_runs_to_the_end() -> None:
-    done = subprocess.run([sys.executable, "-m", "examples.demo"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=90, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "examples.demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "client  <- World(place='Earth')" in done.stdout
     assert "0 cancelled" in done.stdout
