@@ -275,9 +275,9 @@ class Connection:
     def count_dropped_in(self, count: int) -> None:
         if not self.dropped_in:
             logger.warning(
-                "%r: incoming queue full: dropping messages as the retry policy says "
+                "%s: incoming queue full: dropping messages as the retry policy says "
                 "(counted in peer.dropped from now on)",
-                self.peer,
+                repr(self.peer),
             )
         self.dropped_in += count
 
@@ -319,9 +319,20 @@ class Connection:
         return self.outbox.unsent
 
     async def shutdown(self, grace: float | None) -> None:
-        """The service is terminating: tell the logic, let it flush, close."""
+        """The service is terminating: tell the logic, let it flush, close.
+
+        What the ``ServiceTerminating`` callback sends is queued even past a full queue (it is
+        the peer's last message), and the callback gets at most ``grace`` seconds.
+        """
         self.end(DisconnectReason.SHUTDOWN)
-        await self.emit(ServiceTerminating(self.peer))
+        self.stage_over = True  # nothing more is handled: the goodbye is the last message
+        self.inbound.queue.close()
+        self.outbox.last_words = True  # a goodbye sent now goes, even past a full queue
+        try:
+            with trio.move_on_after(self._close_timeout if grace is None else grace):
+                await self.emit(ServiceTerminating(self.peer))
+        finally:
+            self.outbox.last_words = False
         await self.flush_and_close(grace)
 
     def abort(

@@ -77,6 +77,9 @@ class InlineStage:
                 return
             conn.bytes_in += len(data)
             batch = inbound.decode(data)
+            if conn.stage_over:  # ended from outside while this task waited for input
+                inbound.make_current(batch)
+                return
             if not self.handle_at_once(batch):
                 await self.handle(batch, started=True)
 

@@ -51,6 +51,17 @@ _Item = tuple[bytes, int, int, Callable[[bytes], int]]
 _Encoder = Any  # an Encoder of the wire layer: encode(message), encode_batch(messages)
 
 
+class _Waiting:
+    """A sender waiting for room: its buffer, and whether it was queued (or dropped)."""
+
+    __slots__ = ("count", "data", "done")
+
+    def __init__(self, data: bytes, count: int) -> None:
+        self.data = data
+        self.count = count
+        self.done = False
+
+
 class Outbox:
     """See the module docstring.  ``messages_out``/``bytes_out`` count what the kernel took."""
 
@@ -66,11 +77,14 @@ class Outbox:
         "_raw",
         "_spawn",
         "_stream",
+        "_turn",
+        "_waiting",
         "_writer_running",
         "_writer_scope",
         "bytes_out",
         "dropped",
         "encode_errors",
+        "last_words",
         "messages_out",
         "replies",
         "unsent",
@@ -95,6 +109,9 @@ class Outbox:
         self._progress = trio.lowlevel.ParkingLot()
         self._writer_running = False
         self._writer_scope = trio.CancelScope()
+        #: Senders waiting for room, oldest first: nobody overtakes them.
+        self._waiting: deque[_Waiting] = deque()
+        self._turn = trio.lowlevel.ParkingLot()
         self._spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None
         self._encode: Callable[[Any], bytes] = _no_stage
         self._encode_batch: Callable[[Sequence[Any]], bytes] = _no_stage
@@ -103,6 +120,8 @@ class Outbox:
         self.replies: list[Any] = []
         #: Replies that could not be encoded, for the connection to report.
         self.encode_errors: list[EncodeError] = []
+        #: While set, a full queue still takes what is sent (a goodbye while shutting down).
+        self.last_words = False
         self.messages_out = self.bytes_out = self.dropped = self.unsent = 0
 
     # ------------------------------------------------------------------ set-up
@@ -156,11 +175,16 @@ class Outbox:
         """Queue (or write at once) ``count`` messages encoded as ``data``; False when full.
 
         A closed outbox takes nothing: callers check :attr:`closed` to tell full from closed.
-        Replies a handler has collected so far go first.
+        Replies a handler has collected so far go first, and nothing overtakes a sender
+        already waiting for room.
         """
         if self.replies:
             self._force_replies()
-        return self.offer(data, count)
+        if self._waiting:
+            if not self.last_words:
+                return False
+            self._force_waiting()
+        return self.offer(data, count, force=self.last_words)
 
     def offer(self, data: bytes, count: int, *, force: bool = False) -> bool:
         """:meth:`put` without the collected replies; ``force`` ignores the capacity."""
@@ -212,36 +236,56 @@ class Outbox:
         when the policy gives up; then, as when the outbox is closed, this raises
         :class:`ConnectionClosed`.
         """
-        taken = False
+        entry = _Waiting(data, count)
+        self._waiting.append(entry)
         try:
-            taken = await self._wait_and_put(data, count, policy, on_slow)
+            await self._wait_and_put(entry, policy, on_slow)
         finally:
-            if not taken:
+            if not entry.done:
                 self.unsent += count  # closed, given up or cancelled: never written
+                entry.done = True
+            if entry in self._waiting:
+                self._waiting.remove(entry)
+            self._turn.unpark_all()
 
     async def _wait_and_put(
-        self, data: bytes, count: int, policy: RetryPolicy, on_slow: Callable[[], None]
-    ) -> bool:
+        self, entry: _Waiting, policy: RetryPolicy, on_slow: Callable[[], None]
+    ) -> None:
         queue = self._queue
-        while True:
+        while not entry.done:
             if queue.closed:
                 raise ConnectionClosed("the connection is closed")
+            if self._waiting[0] is not entry:
+                await self._turn.park()  # senders waiting before this one go first
+                continue
             outcome = await wait_for_room(queue, policy)
+            if entry.done:
+                return  # forced into the queue meanwhile (a close, a goodbye)
             if outcome is Outcome.ROOM:
-                if self.offer(data, count):
-                    return True
+                if self.offer(entry.data, entry.count):
+                    entry.done = True
             elif outcome is Outcome.DROP:
                 if not self.dropped:
                     logger.warning(
                         "outgoing queue full: dropping messages as the retry policy says "
                         "(counted in peer.dropped from now on)"
                     )
-                self.dropped += count
+                self.dropped += entry.count
+                entry.done = True
+                self._waiting.remove(entry)
+                self._turn.unpark_all()
                 await queue.wait_not_full()
-                return True
             else:
                 on_slow()
                 raise ConnectionClosed("the outgoing queue stayed full")
+
+    def _force_waiting(self) -> None:
+        """Queue every waiting sender's buffer, in order, whatever the capacity."""
+        while self._waiting:
+            entry = self._waiting.popleft()
+            entry.done = True
+            self.offer(entry.data, entry.count, force=True)
+        self._turn.unpark_all()
 
     def take_replies(self) -> tuple[bytes, int] | None:
         """The collected replies, encoded into one buffer (None if there are none).
@@ -350,6 +394,7 @@ class Outbox:
         """Take nothing more; what is queued is still written (see :meth:`flush`)."""
         if self.replies:
             self._force_replies()
+        self._force_waiting()
         self._queue.close()
 
     async def flush(self, no_progress: float) -> bool:

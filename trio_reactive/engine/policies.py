@@ -46,8 +46,9 @@ class Policies:
         conn = self._conn
         self._input_errors += 1
         level = logging.WARNING if self._input_errors == 1 else logging.DEBUG
-        more = " (further bad input on this connection is logged at DEBUG)"
-        logger.log(level, "%r: bad input: %s%s", conn.peer, error, more if level > 10 else "")
+        if logger.isEnabledFor(level):
+            more = " (more bad input from it is logged at DEBUG)" if level > logging.DEBUG else ""
+            logger.log(level, "%s: bad input: %s%s", repr(conn.peer), error, more)
         await conn.emit(InputError(conn.peer, error))
         self._reply(conn.stage.side.input_error, error)
         if conn.config.close_on_input_error:
@@ -59,7 +60,7 @@ class Policies:
 
     async def processor_error(self, error: Exception) -> None:
         conn = self._conn
-        logger.warning("%r: processor raised %r", conn.peer, error, exc_info=error)
+        logger.warning("%s: processor raised %r", repr(conn.peer), error, exc_info=error)
         await conn.emit(ProcessorError(conn.peer, error))
         self._reply(conn.stage.side.processor_error, error)
         if conn.config.close_on_processor_error:
@@ -71,7 +72,7 @@ class Policies:
         errors = conn.outbox.encode_errors
         while errors:
             error = errors.pop(0)
-            logger.warning("%r: dropped a reply that cannot be encoded: %s", conn.peer, error)
+            logger.warning("%s: dropped a reply that cannot be encoded: %s", repr(conn.peer), error)
             await conn.emit(ProcessorError(conn.peer, error))
 
     def _reply(self, hook: Callable[[Any], Any] | None, error: Exception) -> None:
@@ -81,7 +82,7 @@ class Policies:
         try:
             reply = hook(error)
         except Exception:
-            logger.exception("%r: error hook raised for %r", conn.peer, error)
+            logger.exception("%s: error hook raised for %r", repr(conn.peer), error)
             return
         if reply is not None:
             conn.outbox.replies.append(reply)

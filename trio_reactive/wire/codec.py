@@ -94,7 +94,9 @@ class Decoder:
             messages = self.decode_batch(data)
         except FrameTooLarge as exc:
             messages = self.decode_frames(exc.frames)
-            overflow = exc
+            # A value from now on, like a DecodeError in ``messages``: its traceback would keep
+            # the caller's frames (and what they hold) alive for as long as it is kept.
+            overflow = exc.with_traceback(None)
         framer = self.framer
         examined = framer.examined
         end = len(examined) if overflow is not None else len(examined) - len(framer.pending)
