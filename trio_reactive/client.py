@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import enum
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import stamina
 import trio
 
-from ._callbacks import make_event_sink
+from ._callbacks import EventSink, make_event_sink
+from ._lifecycle import log_event, log_retry, logger
 from ._sockets import apply_socket_options, peer_address
+from ._unwrap import lone_exception, unwrapped
 from .composite import CompiledStage, Service
 from .config import Config, RetryPolicy
 from .connection import Connection
@@ -28,7 +30,7 @@ from .processor import Adapted, Kind, Processor
 from .protocol import Protocol
 from .server import as_service
 
-__all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
+__all__ = ["ClientConnection", "client_task", "connect", "open_stream", "run_client"]
 
 #: Endings that were not the client's choice, after which ``reconnect`` applies.
 _RECONNECT_AFTER = frozenset({DisconnectReason.PEER_CLOSED, DisconnectReason.RESET})
@@ -48,7 +50,11 @@ async def open_stream(
     try:
         async for attempt in stamina.retry_context(on=OSError, **retry.stamina_arguments()):
             with attempt:
-                stream = await trio.open_tcp_stream(host, port)
+                try:
+                    stream = await trio.open_tcp_stream(host, port)
+                except OSError as exc:
+                    log_retry(f"{host!r}:{port}", attempt.num, attempt.next_wait, exc)
+                    raise
     except OSError as exc:
         last_error = exc
     if stream is None:
@@ -86,15 +92,25 @@ async def _open_connection(
         initial=initial,
         router=router,
         config=config,
-        emit=make_event_sink(on_event),
+        emit=_logging_sink(make_event_sink(on_event)),
     )
+
+
+def _logging_sink(sink: EventSink) -> EventSink:
+    """Log a client's lifecycle from the events its connection reports, then pass them on."""
+
+    async def logged(event: Event) -> None:
+        log_event(event, "client")
+        await sink(event)
+
+    return logged
 
 
 async def run_client(
     protocol: Protocol | Service,
-    processor: Processor | None = None,
-    host: str | bytes = "127.0.0.1",
-    port: int = 0,
+    processor: Processor | None,
+    host: str | bytes,
+    port: int,
     *,
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
@@ -108,7 +124,9 @@ async def run_client(
     connection the server closed or that broke is made again (following that policy; each new
     connection is a new peer, starting at the initial stage), and
     :class:`~trio_reactive.errors.ConnectFailed` is raised once the policy gives up.  With
-    ``nursery.start`` it reports the first :class:`Peer` once connected.
+    ``nursery.start`` it reports the first :class:`Peer` once connected (:func:`client_task`
+    binds the keyword arguments for that).  An exception from the processor's connection
+    comes out as itself, not in a group.
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
@@ -128,11 +146,53 @@ async def run_client(
         )
         if retry is None:
             task_status.started(connection.peer)
-        await connection.run()
+        with lone_exception():
+            await connection.run()
         assert connection.reason is not None
         if reconnect is None or connection.reason not in _RECONNECT_AFTER:
             return connection.reason
+        logger.info(
+            "client: reconnecting to %r:%d after %s (%s)",
+            host,
+            port,
+            connection.reason.value,
+            reconnect.strategy.value,
+        )
         retry = reconnect
+
+
+def client_task(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    host: str | bytes,
+    port: int,
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    reconnect: RetryPolicy | None = None,
+) -> Callable[..., Awaitable[DisconnectReason]]:
+    """:func:`run_client` with every argument bound, for ``peer = await nursery.start(...)``.
+
+    ``nursery.start`` passes no keyword arguments; this saves a ``functools.partial``.
+    """
+
+    async def task(
+        *, task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED
+    ) -> DisconnectReason:
+        return await run_client(
+            protocol,
+            processor,
+            host,
+            port,
+            config=config,
+            on_event=on_event,
+            ssl_context=ssl_context,
+            reconnect=reconnect,
+            task_status=task_status,
+        )
+
+    return task
 
 
 class _Imperative(enum.Enum):
@@ -189,7 +249,13 @@ async def connect(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[ClientConnection]:
-    """Connect and hand the caller the connection; flush and close on leaving the block."""
+    """Connect and hand the caller the connection; flush and close on leaving the block.
+
+    An exception raised in the block (``ValueError``, :class:`ConnectionClosed` from
+    ``receive``) comes out of it as itself, not wrapped in an ``ExceptionGroup``; several at
+    once stay a group.  :class:`~trio_reactive.errors.ConnectFailed` if no connection could be
+    made within ``config.connect_retry``.
+    """
     holder: list[ClientConnection] = []
 
     async def drive(peer: Peer, messages: AsyncIterator[Any]) -> None:
@@ -212,11 +278,12 @@ async def connect(
     )
     handle = ClientConnection(connection.peer)
     holder.append(handle)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(connection.run)
-        await handle._ready.wait()
-        try:
-            yield handle
-        finally:
-            with trio.CancelScope(shield=True):
-                await handle.aclose()
+    with lone_exception():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(unwrapped, connection.run)
+            await handle._ready.wait()
+            try:
+                yield handle
+            finally:
+                with trio.CancelScope(shield=True):
+                    await handle.aclose()
