@@ -218,6 +218,7 @@ async def serve_tcp(
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
+    service.compile("server", config.max_message_size)  # refuse a broken service before listening
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
         listeners = [
