@@ -33,15 +33,18 @@ def log_event(event: Event, side: str) -> None:
         logger.debug("%s: %r left stage %r (%s)", side, event.peer, event.stage, event.stats)
 
 
-def log_retry(target: str, attempt: int, delay: float, error: BaseException) -> None:
-    """A failed connect that will be tried again: who, which attempt, how long until the next."""
-    logger.info(
-        "connecting to %s: attempt %d failed (%s); next attempt in %.3f s",
-        target,
-        attempt,
-        error,
-        delay,
-    )
+def log_retry(target: str, attempt: int, delay: float | None, error: BaseException) -> None:
+    """A failed connect: who, which attempt, and how long until the next (``None``: no next)."""
+    if delay is None:
+        logger.info("connecting to %s: attempt %d failed (%s); giving up", target, attempt, error)
+    else:
+        logger.info(
+            "connecting to %s: attempt %d failed (%s); next attempt in %.3f s",
+            target,
+            attempt,
+            error,
+            delay,
+        )
 
 
 def address_text(address: Any) -> str:

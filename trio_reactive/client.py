@@ -47,13 +47,16 @@ async def open_stream(
     retry = config.connect_retry if retry is None else retry
     last_error: BaseException | None = None
     stream: trio.abc.Stream | None = None
+    arguments = retry.stamina_arguments()
     try:
-        async for attempt in stamina.retry_context(on=OSError, **retry.stamina_arguments()):
+        async for attempt in stamina.retry_context(on=OSError, **arguments):
             with attempt:
                 try:
                     stream = await trio.open_tcp_stream(host, port)
                 except OSError as exc:
-                    log_retry(f"{host!r}:{port}", attempt.num, attempt.next_wait, exc)
+                    last = attempt.num == arguments["attempts"]
+                    delay = None if last else attempt.next_wait
+                    log_retry(f"{host!r}:{port}", attempt.num, delay, exc)
                     raise
     except OSError as exc:
         last_error = exc

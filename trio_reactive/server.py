@@ -78,6 +78,7 @@ class Server:
         self._shutdown_started = False
         self._finished = trio.Event()
         self.connections_accepted = 0
+        self._address: Any = None
         #: Seconds live peers get to flush on :meth:`shutdown` (``config.flush_timeout``).
         self.grace: float = config.flush_timeout
 
@@ -100,8 +101,13 @@ class Server:
 
     @property
     def address(self) -> Any:
-        """The first listening socket's address, e.g. ``("127.0.0.1", 40213)``."""
-        return self.sockets[0].getsockname()
+        """The first listening socket's address, e.g. ``("127.0.0.1", 40213)``.
+
+        Still known after :meth:`shutdown` (for a log line or a reconnect test).
+        """
+        if self._address is None:
+            self._address = self.sockets[0].getsockname()
+        return self._address
 
     @property
     def port(self) -> int:
@@ -120,6 +126,7 @@ class Server:
 
     def _describe_listeners(self) -> str:
         try:
+            self._address = self.sockets[0].getsockname()
             return ", ".join(address_text(sock.getsockname()) for sock in self.sockets)
         except AttributeError:  # a listener not over a socket: show it as it is
             return ", ".join(repr(listener) for listener in self.listeners)

@@ -110,14 +110,14 @@ async def serve_forever(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     grace: float | None = None,
-    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    on_listening: Callable[[Server], object] | None = None,
 ) -> signal.Signals:
     """Serve until SIGINT or SIGTERM arrives, then shut down gracefully and return the signal.
 
+    ``on_listening(server)`` is called once the port is open (to print ``server.port``, say).
     Shutting down stops accepting, lets live peers flush for ``grace`` seconds (default
     ``config.flush_timeout``) and closes them; a second signal during that time closes them at
-    once.  Must run in the main thread (signals are delivered there).  With ``nursery.start``
-    it reports the :class:`Server` once listening.
+    once.  Must run in trio's main thread, where signals are delivered.
     """
     start = server_task(
         protocol,
@@ -131,7 +131,8 @@ async def serve_forever(
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals, lone_exception():
         async with trio.open_nursery() as nursery:
             server: Server = await nursery.start(start)
-            task_status.started(server)
+            if on_listening is not None:
+                on_listening(server)
             stopped_by = await _next_signal(signals)
             logger.info("server: %s received, shutting down", stopped_by.name)
             nursery.start_soon(_cancel_on_next_signal, signals, nursery.cancel_scope)
@@ -164,6 +165,7 @@ def run_server(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     grace: float | None = None,
+    on_listening: Callable[[Server], object] | None = None,
 ) -> signal.Signals:
     """``trio.run`` :func:`serve_forever`: the whole program of a server, until SIGINT/SIGTERM."""
     return trio.run(
@@ -176,5 +178,6 @@ def run_server(
             on_event=on_event,
             ssl_context=ssl_context,
             grace=grace,
+            on_listening=on_listening,
         )
     )
