@@ -35,6 +35,10 @@ Processor = (
     | Callable[["Peer", AsyncIterator[Any]], Awaitable[None]]
     | Callable[["Peer", Any], Any]
 )
+"""A processor, in one of four shapes: an async generator ``(peer, messages)`` whose yields
+are sent; a coroutine ``(peer, messages)`` replying with ``peer.send``; a sync function
+``(peer, message)`` returning a reply, replies or ``None``; an ``async def (peer, message)``
+marked with :func:`per_message`.  Checked when the service is built."""
 
 _PER_MESSAGE = "__trio_reactive_per_message__"
 
