@@ -15,6 +15,7 @@ import ast
 import enum
 import importlib
 import inspect
+import itertools
 import re
 import sys
 from collections.abc import Iterator
@@ -80,7 +81,7 @@ def alias_docstrings() -> dict[str, str]:
     package = ROOT / "trio_reactive"
     for path in sorted(package.rglob("*.py")):
         body = ast.parse(path.read_text(encoding="utf-8")).body
-        for node, after in zip(body, body[1:], strict=False):
+        for node, after in itertools.pairwise(body):
             if (
                 isinstance(node, ast.Assign)
                 and len(node.targets) == 1
@@ -159,10 +160,7 @@ def signature(prefix: str, function: Any, *, skip_first: bool = False) -> str | 
     if found.return_annotation is not inspect.Signature.empty:
         returned = _annotation(found.return_annotation)
         yielded = re.fullmatch(r"AsyncIterator\[(.*)\]", returned)
-        if context_manager and yielded:
-            returns = f" as {yielded.group(1)}"
-        else:
-            returns = f" -> {returned}"
+        returns = f" as {yielded.group(1)}" if context_manager and yielded else f" -> {returned}"
     one_line = f"{prefix}({', '.join(parts)}){returns}"
     if len(one_line) <= WIDTH:
         return one_line
@@ -209,11 +207,7 @@ def entry(name: str, value: Any, aliases: dict[str, str]) -> list[str]:
     """The page's section for one public name."""
     lines = [f"### `{name}`\n"]
     is_exception = isinstance(value, type) and issubclass(value, BaseException)
-    if inspect.isfunction(value):
-        shown = signature(name, value)
-        if shown:
-            lines += ["```text", shown, "```\n"]
-    elif isinstance(value, type) and attrs.has(value):
+    if inspect.isfunction(value) or (isinstance(value, type) and attrs.has(value)):
         shown = signature(name, value)
         if shown:
             lines += ["```text", shown, "```\n"]
