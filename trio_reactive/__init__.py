@@ -5,7 +5,7 @@ incoming messages to the stream of outgoing ones; the engine moves batches betwe
 processor and a writer, with bounded queues everywhere.
 """
 
-from .client import ClientConnection, client_task, connect, run_client
+from .client import ClientConnection, connect, run_client
 from .composite import Service, Stage
 from .config import Config, RetryPolicy, Strategy
 from .errors import (
@@ -37,7 +37,7 @@ from .peer import Peer
 from .processor import Processor, per_message
 from .protocol import Protocol
 from .server import Server, serve_tcp
-from .serving import open_server, run_server, serve_forever, server_task
+from .serving import client_task, open_server, run_server, serve_forever, server_task
 from .stats import ServerStats
 from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
 from .wire.serde import Serde

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,7 +30,7 @@ from .processor import Adapted, Kind, Processor
 from .protocol import Protocol
 from .server import as_service
 
-__all__ = ["ClientConnection", "client_task", "connect", "open_stream", "run_client"]
+__all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
 
 #: Endings that were not the client's choice, after which ``reconnect`` applies.
 _RECONNECT_AFTER = frozenset({DisconnectReason.PEER_CLOSED, DisconnectReason.RESET})
@@ -127,9 +127,9 @@ async def run_client(
     connection the server closed or that broke is made again (following that policy; each new
     connection is a new peer, starting at the initial stage), and
     :class:`~trio_reactive.errors.ConnectFailed` is raised once the policy gives up.  With
-    ``nursery.start`` it reports the first :class:`Peer` once connected (:func:`client_task`
-    binds the keyword arguments for that).  An exception from the processor's connection
-    comes out as itself, not in a group.
+    ``nursery.start`` it reports the first :class:`Peer` once connected
+    (:func:`~trio_reactive.serving.client_task` binds the keyword arguments for that).  An
+    exception from the processor's connection comes out as itself, not in a group.
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
@@ -162,40 +162,6 @@ async def run_client(
             reconnect.strategy.value,
         )
         retry = reconnect
-
-
-def client_task(
-    protocol: Protocol | Service,
-    processor: Processor | None,
-    host: str | bytes,
-    port: int,
-    *,
-    config: Config | None = None,
-    on_event: Callable[[Event], Any] | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    reconnect: RetryPolicy | None = None,
-) -> Callable[..., Awaitable[DisconnectReason]]:
-    """:func:`run_client` with every argument bound, for ``peer = await nursery.start(...)``.
-
-    ``nursery.start`` passes no keyword arguments; this saves a ``functools.partial``.
-    """
-
-    async def task(
-        *, task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED
-    ) -> DisconnectReason:
-        return await run_client(
-            protocol,
-            processor,
-            host,
-            port,
-            config=config,
-            on_event=on_event,
-            ssl_context=ssl_context,
-            reconnect=reconnect,
-            task_status=task_status,
-        )
-
-    return task
 
 
 class _Imperative(enum.Enum):

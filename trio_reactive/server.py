@@ -200,9 +200,10 @@ class Server:
             await trio.aclose_forcefully(listener)
         await self._emit(ServiceTerminating())
         grace = self.grace if grace is None else grace
-        async with trio.open_nursery() as nursery:
-            for connection in list(self._connections):
-                nursery.start_soon(connection.shutdown, grace)
+        with lone_exception():
+            async with trio.open_nursery() as nursery:
+                for connection in list(self._connections):
+                    nursery.start_soon(connection.shutdown, grace)
         await self._finished.wait()
 
 

@@ -1,7 +1,8 @@
 """Conveniences around :func:`~trio_reactive.server.serve_tcp`, for the usual ways to run one.
 
 * ``async with open_server(...) as server:`` serves for the block, shuts down on leaving it;
-* ``await nursery.start(server_task(...))`` binds every argument, keywords included, since
+* ``await nursery.start(server_task(...))`` (and ``client_task`` for
+  :func:`~trio_reactive.client.run_client`) binds every argument, keywords included, since
   ``nursery.start`` passes positional arguments only;
 * ``await serve_forever(...)`` / ``run_server(...)`` serve until SIGINT or SIGTERM, then shut
   down gracefully: the whole ``main`` of a server program.
@@ -19,19 +20,55 @@ from typing import Any
 import trio
 
 from ._unwrap import lone_exception
+from .client import run_client
 from .composite import Service
-from .config import Config
-from .events import Event
+from .config import Config, RetryPolicy
+from .events import DisconnectReason, Event
+from .peer import Peer
 from .processor import Processor
 from .protocol import Protocol
 from .server import Server, serve_tcp
 
-__all__ = ["open_server", "run_server", "serve_forever", "server_task"]
+__all__ = ["client_task", "open_server", "run_server", "serve_forever", "server_task"]
 
 logger = logging.getLogger("trio_reactive")
 
 #: The signals that ask a server to stop: Ctrl-C, and what service managers send.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def client_task(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    host: str | bytes,
+    port: int,
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    reconnect: RetryPolicy | None = None,
+) -> Callable[..., Awaitable[DisconnectReason]]:
+    """:func:`run_client` with every argument bound, for ``peer = await nursery.start(...)``.
+
+    ``nursery.start`` passes no keyword arguments; this saves a ``functools.partial``.
+    """
+
+    async def task(
+        *, task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED
+    ) -> DisconnectReason:
+        return await run_client(
+            protocol,
+            processor,
+            host,
+            port,
+            config=config,
+            on_event=on_event,
+            ssl_context=ssl_context,
+            reconnect=reconnect,
+            task_status=task_status,
+        )
+
+    return task
 
 
 def server_task(
