@@ -84,7 +84,7 @@ async def test_connect_retries_name_the_target_the_attempt_and_the_delay(
             pass
     retries = [line for line in _lines(caplog) if line.startswith("connecting to")]
     assert len(retries) == 3
-    assert retries[0].startswith(f"connecting to '127.0.0.1':{port}: attempt 1 failed (")
+    assert retries[0].startswith(f"connecting to 127.0.0.1:{port}: attempt 1 failed (")
     assert "next attempt in 0.500 s" in retries[0]
     assert "attempt 2 failed" in retries[1]
     assert retries[2].endswith("; giving up")
@@ -122,6 +122,14 @@ async def test_a_reconnecting_client_says_so(caplog: pytest.LogCaptureFixture) -
                     reconnect=tr.RetryPolicy.backoff(1, initial_delay=0.01),
                 )
     assert any(
-        line.startswith(f"client: reconnecting to '127.0.0.1':{port} after the peer closed")
+        line.startswith(f"client: reconnecting to 127.0.0.1:{port} after the peer closed")
         for line in _lines(caplog)
     )
+
+
+def test_endpoints_are_written_as_a_person_writes_them() -> None:
+    from trio_reactive._lifecycle import endpoint
+
+    assert endpoint("127.0.0.1", 9758) == "127.0.0.1:9758"
+    assert endpoint(b"example.org", 80) == "example.org:80"
+    assert endpoint("::1", 9758) == "[::1]:9758"

@@ -11,7 +11,7 @@ from typing import Any
 
 from .events import Connected, Disconnected, Event, PeerArrived, PeerLeft
 
-__all__ = ["address_text", "log_event", "log_retry", "logger"]
+__all__ = ["address_text", "endpoint", "log_event", "log_retry", "logger"]
 
 logger = logging.getLogger("trio_reactive")
 
@@ -53,3 +53,8 @@ def address_text(address: Any) -> str:
         host, port = address[0], address[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     return str(address)
+
+
+def endpoint(host: str | bytes, port: int) -> str:
+    """``host:port`` as a person writes it (no quotes; ``[::1]:9758`` for IPv6)."""
+    return address_text((host.decode() if isinstance(host, bytes) else host, port))

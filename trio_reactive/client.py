@@ -17,7 +17,7 @@ import stamina
 import trio
 
 from ._callbacks import EventSink, make_event_sink
-from ._lifecycle import log_event, log_retry, logger
+from ._lifecycle import endpoint, log_event, log_retry, logger
 from ._sockets import apply_socket_options, peer_address
 from ._unwrap import lone_exception, unwrapped
 from .composite import CompiledStage, Service
@@ -56,7 +56,7 @@ async def open_stream(
                 except OSError as exc:
                     last = attempt.num == arguments["attempts"]
                     delay = None if last else attempt.next_wait
-                    log_retry(f"{host!r}:{port}", attempt.num, delay, exc)
+                    log_retry(endpoint(host, port), attempt.num, delay, exc)
                     raise
     except OSError as exc:
         last_error = exc
@@ -155,9 +155,8 @@ async def run_client(
         if reconnect is None or connection.reason not in _RECONNECT_AFTER:
             return connection.reason
         logger.info(
-            "client: reconnecting to %r:%d after %s (%s)",
-            host,
-            port,
+            "client: reconnecting to %s after %s (%s)",
+            endpoint(host, port),
             connection.reason.value,
             reconnect.strategy.value,
         )
