@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         trio.run(run, args.mode, args.codec, args.host, args.port)
+    except KeyboardInterrupt:  # server-only mode stops on Ctrl-C by itself; the others here
+        print("bye")
     except tr.ConnectFailed:
         print(f"client  no server at {args.host}:{args.port}; start one with: "
               f"python -m examples.hello_world server-only --codec {args.codec}")
