@@ -111,7 +111,7 @@ def _annotation(annotation: Any) -> str:
     return inspect.formatannotation(annotation)
 
 
-def _parameter(parameter: inspect.Parameter) -> str:
+def _parameter(parameter: inspect.Parameter, defaults: dict[str, str]) -> str:
     text = parameter.name
     if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
         text = "*" + text
@@ -119,7 +119,9 @@ def _parameter(parameter: inspect.Parameter) -> str:
         text = "**" + text
     if parameter.annotation is not inspect.Parameter.empty:
         text += f": {_annotation(parameter.annotation)}"
-    if parameter.default is not inspect.Parameter.empty:
+    if parameter.name in defaults:
+        text += f" = {defaults[parameter.name]}"
+    elif parameter.default is not inspect.Parameter.empty:
         default = parameter.default
         shown = default.name if isinstance(default, enum.Enum) else repr(default)
         if " at 0x" in shown or shown.startswith("<"):
@@ -128,7 +130,9 @@ def _parameter(parameter: inspect.Parameter) -> str:
     return text
 
 
-def signature(prefix: str, function: Any, *, skip_first: bool = False) -> str | None:
+def signature(
+    prefix: str, function: Any, *, skip_first: bool = False, defaults: dict[str, str] | None = None
+) -> str | None:
     """``prefix(parameters) -> return``, one parameter per line when it does not fit.
 
     An ``async def`` reads ``async name(...)``; an async context manager reads ``async with
@@ -155,7 +159,7 @@ def signature(prefix: str, function: Any, *, skip_first: bool = False) -> str | 
             marked_keyword_only = True
         elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
             marked_keyword_only = True
-        parts.append(_parameter(parameter))
+        parts.append(_parameter(parameter, defaults or {}))
     returns = ""
     if found.return_annotation is not inspect.Signature.empty:
         returned = _annotation(found.return_annotation)
@@ -168,6 +172,18 @@ def signature(prefix: str, function: Any, *, skip_first: bool = False) -> str | 
 
 
 # -- classes -----------------------------------------------------------------------------------
+
+
+def factory_defaults(value: Any) -> dict[str, str]:
+    """An attrs field built by a factory shows the call (``RetryPolicy.wait()``), not NOTHING."""
+    if not (isinstance(value, type) and attrs.has(value)):
+        return {}
+    shown = {}
+    for field in attrs.fields(value):
+        if isinstance(field.default, attrs.Factory):
+            factory = field.default.factory
+            shown[field.alias or field.name] = f"{factory.__qualname__}()"
+    return shown
 
 
 def members(cls: type) -> Iterator[tuple[str, Any]]:
@@ -208,7 +224,7 @@ def entry(name: str, value: Any, aliases: dict[str, str]) -> list[str]:
     lines = [f"### `{name}`\n"]
     is_exception = isinstance(value, type) and issubclass(value, BaseException)
     if inspect.isfunction(value) or (isinstance(value, type) and attrs.has(value)):
-        shown = signature(name, value)
+        shown = signature(name, value, defaults=factory_defaults(value))
         if shown:
             lines += ["```text", shown, "```\n"]
     elif isinstance(value, type) and is_exception:
