@@ -180,7 +180,7 @@ def factory_defaults(value: Any) -> dict[str, str]:
         return {}
     shown = {}
     for field in attrs.fields(value):
-        if isinstance(field.default, attrs.Factory):
+        if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             factory = field.default.factory
             shown[field.alias or field.name] = f"{factory.__qualname__}()"
     return shown
