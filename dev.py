@@ -25,10 +25,14 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".trio_reactive-installed"
+#: An editable install that type checkers can see: a plain path entry in a ``.pth`` file.
+#: setuptools' default editable mode uses an import hook, which mypy and pyright cannot follow
+#: ("Cannot find implementation or library stub for module named trio_reactive").
+EDITABLE = ("--config-settings", "editable_mode=compat")
 
 
 def _fingerprint(extras: str) -> str:
-    digest = hashlib.sha256(extras.encode())
+    digest = hashlib.sha256(" ".join((extras, *EDITABLE)).encode())
     for name in ("pyproject.toml", "constraints.txt"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
@@ -45,7 +49,7 @@ def ensure_environment(extras: str = "dev") -> None:
     print(f"installing trio_reactive[{extras}] with pinned versions ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "-c", str(ROOT / "constraints.txt"),
-                    "-e", f"{ROOT}[{extras}]"], check=True)
+                    *EDITABLE, "-e", f"{ROOT}[{extras}]"], check=True)
     STAMP.write_text(wanted)
 
 

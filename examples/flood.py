@@ -170,12 +170,9 @@ def acknowledge(peer: tr.Peer, message: Any) -> Ack | Tally:
 async def serve(codec: str, size: int) -> None:
     """The server process: print the port, serve until stdin closes (the parent is done or gone)."""
     wire = Wire.build(codec, size)
-    async with trio.open_nursery() as nursery:
-        serve_tcp = functools.partial(tr.serve_tcp, config=wire.config)
-        server: tr.Server = await nursery.start(serve_tcp, wire.protocol, acknowledge, 0, HOST)
+    async with tr.open_server(wire.protocol, acknowledge, host=HOST, config=wire.config) as server:
         print(json.dumps({"port": server.port}), flush=True)
         await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
-        await server.shutdown()
 
 
 # ---------------------------------------------------------------------------- the client

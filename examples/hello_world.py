@@ -1,7 +1,7 @@
 """Hello, World: the client says ``Hello``, the server answers ``World("Earth")``, they hang up.
 
     python -m examples.hello_world                     # server and client in one process
-    python -m examples.hello_world server-only         # then, from another terminal:
+    python -m examples.hello_world server-only         # until Ctrl-C; from another terminal:
     python -m examples.hello_world client-only
     python -m examples.hello_world --codec fixed       # the same program over another wire form
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import attrs
@@ -22,7 +23,10 @@ import trio
 
 import trio_reactive as tr
 
-__all__ = ["CODECS", "PROTOCOL", "Hello", "World", "answer", "main", "run", "say_hello", "serve"]
+__all__ = [
+    "CODECS", "PROTOCOL", "Hello", "World", "announce", "answer", "main", "run", "say_hello",
+    "serve",
+]
 
 
 @attrs.frozen
@@ -61,11 +65,21 @@ async def serve(
     task_status: trio.TaskStatus[tr.Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until ``server.shutdown()`` or cancellation; ``nursery.start`` gives the server."""
-    async with trio.open_nursery() as nursery:
-        protocol = PROTOCOL.with_codec(CODECS[codec])
-        server: tr.Server = await nursery.start(tr.serve_tcp, protocol, answer, port, host)
+    protocol = PROTOCOL.with_codec(CODECS[codec])
+    await tr.serve_tcp(protocol, answer, port, host, task_status=task_status)
+
+
+def announce(codec: str, host: str) -> Callable[[tr.Server], None]:
+    """What server-only mode prints once listening: the port, and how to talk to it by hand."""
+
+    def listening(server: tr.Server) -> None:
         print(f"server  listening on {host}:{server.port} ({codec} codec)")
-        task_status.started(server)
+        if codec == "textual":
+            hello_line = '{"Hello":{}}'  # Hello() as JSON, the way the textual codec writes it
+            print(f"        try: echo '{hello_line}' | nc -N {host} {server.port}")
+        print("        Ctrl-C to stop", flush=True)
+
+    return listening
 
 
 async def say_hello(codec: str, host: str, port: int) -> World:
@@ -79,20 +93,20 @@ async def say_hello(codec: str, host: str, port: int) -> World:
 
 
 async def run(mode: str, codec: str, host: str, port: int) -> World | None:
-    """Run one mode: ``both`` (one process), ``server-only`` (until Ctrl-C) or ``client-only``."""
+    """Run one mode: ``both`` (one process), ``server-only`` (until Ctrl-C or SIGTERM, then a
+    graceful shutdown) or ``client-only``."""
     if mode == "client-only":
         return await say_hello(codec, host, port)
-    async with trio.open_nursery() as nursery:
-        server: tr.Server = await nursery.start(serve, codec, host, port)
-        if mode == "server-only":
-            if codec == "textual":
-                hello_line = '{"Hello":{}}'  # Hello() as JSON, the way the textual codec writes it
-                print(f"        try: echo '{hello_line}' | nc -N {host} {server.port}")
-            print("        Ctrl-C to stop")
-            await trio.sleep_forever()
-        world = await say_hello(codec, host, server.port)
-        await server.shutdown()
-        return world
+    protocol = PROTOCOL.with_codec(CODECS[codec])
+    if mode == "server-only":
+        stopped_by = await tr.serve_forever(
+            protocol, answer, port=port, host=host, on_listening=announce(codec, host)
+        )
+        print(f"server  stopped by {stopped_by.name}")
+        return None
+    async with tr.open_server(protocol, answer, port=port, host=host) as server:
+        print(f"server  listening on {host}:{server.port} ({codec} codec)")
+        return await say_hello(codec, host, server.port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         trio.run(run, args.mode, args.codec, args.host, args.port)
-    except* KeyboardInterrupt:
+    except KeyboardInterrupt:  # server-only mode stops on Ctrl-C by itself; the others here
         print("bye")
-    except* tr.ConnectFailed:
+    except tr.ConnectFailed:
         print(f"client  no server at {args.host}:{args.port}; start one with: "
               f"python -m examples.hello_world server-only --codec {args.codec}")
         status = 1

@@ -8,12 +8,14 @@ change in the library that breaks the book breaks this test.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -23,6 +25,21 @@ BOOK = ROOT / "book"
 SRC = BOOK / "src"
 SUMMARY = SRC / "SUMMARY.md"
 RUN_TIMEOUT = 30
+#: The rendered page shows this many columns of a code block before clipping it.
+CODE_WIDTH = 88
+#: Chapters not yet held to that width: their code blocks are still to be rewrapped.
+WIDTH_NOT_YET_CHECKED = {"wire-formats.md"}
+#: Public members still without a docstring (the connection handles' send methods and the wire
+#: layer's codec and serde protocols).  Keep it shrinking: the test fails when one is added.
+KNOWN_MISSING_DOCSTRINGS = [
+    "Codec.compile",
+    "Codec.name",
+    "FixedBinary.compile",
+    "Serde.decode",
+    "Serde.encode",
+    "Textual.compile",
+    "VariableBinary.compile",
+]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -169,6 +186,44 @@ def test_python_block_runs(block: Block, tmp_path: Path) -> None:
     assert result.returncode == 0, (
         f"book/src/{block.chapter}:{block.line} exited with {result.returncode}\n"
         f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+
+
+def test_code_blocks_fit_the_rendered_page() -> None:
+    """mdBook clips code lines past about 88 columns: a diagram or a call cut in half."""
+    too_wide = [
+        f"book/src/{chapter}:{block.line + 1 + offset}: {len(line)} columns"
+        for chapter in chapter_files()
+        if chapter not in WIDTH_NOT_YET_CHECKED
+        for block in code_blocks(chapter)
+        for offset, line in enumerate(block.code.splitlines())
+        if len(line) > CODE_WIDTH
+    ]
+    assert not too_wide, f"code lines over {CODE_WIDTH} columns:\n" + "\n".join(too_wide)
+
+
+def _api_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("generate_api", BOOK / "generate_api.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_api_reference_is_generated_from_the_code() -> None:
+    generator = _api_generator()
+    committed = (SRC / "api-reference.md").read_text(encoding="utf-8")
+    assert committed == generator.generate(), (
+        "book/src/api-reference.md is out of date: run python book/generate_api.py"
+    )
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    missing = _api_generator().missing_docstrings()
+    assert missing == sorted(KNOWN_MISSING_DOCSTRINGS), (
+        f"without a docstring: {sorted(set(missing) - set(KNOWN_MISSING_DOCSTRINGS))}; "
+        f"documented now, remove from KNOWN_MISSING_DOCSTRINGS: "
+        f"{sorted(set(KNOWN_MISSING_DOCSTRINGS) - set(missing))}"
     )
 
 

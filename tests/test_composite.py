@@ -488,7 +488,7 @@ async def test_ten_thousand_cycles_leave_nothing_behind() -> None:
             await trio.testing.wait_all_tasks_blocked()
             assert server.peers == []
             assert _count_tasks() == baseline
-            assert server.stats["connections_accepted"] == cycles
+            assert server.stats.connections_accepted == cycles
             await server.shutdown()
     gc.collect()
     assert sessions == {}

@@ -124,6 +124,7 @@ async def test_a_client_whose_last_stage_ends_on_purpose_is_not_reconnected() ->
                 before = server.connections
                 reason = await tr.run_client(
                     client,
+                    None,
                     host="127.0.0.1",
                     port=port_of(listener),
                     reconnect=tr.RetryPolicy.backoff(3, initial_delay=0.001),

@@ -37,6 +37,8 @@ from .events import (
 from .processor import Processor, per_message
 from .protocol import Protocol
 from .server import Server, serve_tcp
+from .serving import client_task, open_server, run_server, serve_forever, server_task
+from .stats import ServerStats
 from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
 from .wire.serde import Serde
 
@@ -68,6 +70,7 @@ __all__ = [
     "RetryPolicy",
     "Serde",
     "Server",
+    "ServerStats",
     "Service",
     "ServiceTerminating",
     "Stage",
@@ -77,10 +80,15 @@ __all__ = [
     "Textual",
     "VariableBinary",
     "WireError",
+    "client_task",
     "connect",
+    "open_server",
     "per_message",
     "run_client",
+    "run_server",
+    "serve_forever",
     "serve_tcp",
+    "server_task",
 ]
 
 __version__ = "0.1.0"

@@ -7,7 +7,6 @@ protocol mirrored: a client decodes what the server sends and encodes what the c
 
 from __future__ import annotations
 
-import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,10 +15,12 @@ from typing import Any
 import stamina
 import trio
 
+from ._lifecycle import endpoint, log_event, log_retry, logger
 from ._sockets import apply_socket_options, peer_address
+from ._unwrap import lone_exception, unwrapped
 from .composite import Service
 from .config import Config, RetryPolicy
-from .engine import Connection, MessageStream, Peer, make_event_sink
+from .engine import Connection, EventSink, MessageStream, Peer, make_event_sink
 from .errors import ConnectFailed, ConnectionClosed
 from .events import DisconnectReason, Event
 from .processor import Adapted, Kind, Processor
@@ -28,8 +29,6 @@ from .server import as_service
 from .stage import SINGLE, Plan, compile_stage
 
 __all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
-
-logger = logging.getLogger("trio_reactive")
 
 #: Endings that were not the client's choice, after which ``reconnect`` applies.
 _RECONNECT_AFTER = frozenset({DisconnectReason.PEER_CLOSED, DisconnectReason.RESET})
@@ -46,10 +45,17 @@ async def open_stream(
     retry = config.connect_retry if retry is None else retry
     last_error: BaseException | None = None
     stream: trio.abc.Stream | None = None
+    arguments = retry.stamina_arguments()
     try:
-        async for attempt in stamina.retry_context(on=OSError, **retry.stamina_arguments()):
+        async for attempt in stamina.retry_context(on=OSError, **arguments):
             with attempt:
-                stream = await trio.open_tcp_stream(host, port)
+                try:
+                    stream = await trio.open_tcp_stream(host, port)
+                except OSError as exc:
+                    last = attempt.num == arguments["attempts"]
+                    delay = None if last else attempt.next_wait
+                    log_retry(endpoint(host, port), attempt.num, delay, exc)
+                    raise
     except OSError as exc:
         last_error = exc
     if stream is None:
@@ -83,17 +89,27 @@ async def _open_connection(
         stream,
         plan,
         config,
-        make_event_sink(on_event),
+        _logging_sink(make_event_sink(on_event)),
         address=peer_address(stream),
         closes_on_end_of_input=closes_on_end_of_input,
     )
 
 
+def _logging_sink(sink: EventSink) -> EventSink:
+    """Log a client's lifecycle from the events its connection reports, then pass them on."""
+
+    async def logged(event: Event) -> None:
+        log_event(event, "client")
+        await sink(event)
+
+    return logged
+
+
 async def run_client(
     protocol: Protocol | Service,
-    processor: Processor | None = None,
-    host: str | bytes = "127.0.0.1",
-    port: int = 0,
+    processor: Processor | None,
+    host: str | bytes,
+    port: int,
     *,
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
@@ -107,7 +123,9 @@ async def run_client(
     connection the server closed or that broke is made again (following that policy; each new
     connection is a new peer, starting at the initial stage), and
     :class:`~trio_reactive.errors.ConnectFailed` is raised once the policy gives up.  With
-    ``nursery.start`` it reports the first :class:`Peer` once connected.
+    ``nursery.start`` it reports the first :class:`Peer` once connected
+    (:func:`~trio_reactive.serving.client_task` binds the keyword arguments for that).  An
+    exception from the processor's connection comes out as itself, not in a group.
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
@@ -125,10 +143,17 @@ async def run_client(
         )
         if retry is None:
             task_status.started(connection.peer)
-        await connection.run()
+        with lone_exception():
+            await connection.run()
         assert connection.reason is not None
         if reconnect is None or connection.reason not in _RECONNECT_AFTER:
             return connection.reason
+        logger.info(
+            "client: reconnecting to %s after %s (%s)",
+            endpoint(host, port),
+            connection.reason.value,
+            reconnect.strategy.value,
+        )
         retry = reconnect
 
 
@@ -202,7 +227,11 @@ async def connect(
 
     Leaving the block flushes what was sent, giving up only when the server takes nothing for
     ``config.close_timeout``; ``conn.unsent`` then says how many messages did not reach the
-    kernel (a warning is logged when some did not).
+    kernel (a warning is logged when some did not).  An exception raised in the block
+    (``ValueError``, :class:`ConnectionClosed` from ``receive``) comes out of it as itself, not
+    wrapped in an ``ExceptionGroup``; several at once stay a group.
+    :class:`~trio_reactive.errors.ConnectFailed` if no connection could be made within
+    ``config.connect_retry``.
     """
     holder: list[ClientConnection] = []
 
@@ -224,13 +253,16 @@ async def connect(
     )
     handle = ClientConnection(connection.peer)
     holder.append(handle)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(connection.run)
-        await handle._ready.wait()
-        try:
-            yield handle
-        finally:
-            with trio.CancelScope(shield=True):
-                unsent = await handle.aclose()
-            if unsent:
-                logger.warning("%r: %d sent messages did not reach the server", handle.peer, unsent)
+    with lone_exception():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(unwrapped, connection.run)
+            await handle._ready.wait()
+            try:
+                yield handle
+            finally:
+                with trio.CancelScope(shield=True):
+                    unsent = await handle.aclose()
+                if unsent:
+                    logger.warning(
+                        "%s: %d sent messages did not reach the server", repr(handle.peer), unsent
+                    )

@@ -23,6 +23,8 @@ BACKOFF_JITTER = 0.2
 
 
 class Strategy(enum.Enum):
+    """The kinds of :class:`RetryPolicy` (build policies with its class methods)."""
+
     WAIT = "wait"
     DO_NOT_RETRY = "do_not_retry"
     END_COMMUNICATIONS = "end_communications"

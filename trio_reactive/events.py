@@ -59,11 +59,18 @@ class StageStats:
 
 @attrs.frozen
 class Connected:
+    """A TCP connection is up (once per connection, before any stage): create its state here."""
+
     peer: Peer
 
 
 @attrs.frozen
 class Disconnected:
+    """A connection has ended, once per connection: drop its state here.
+
+    ``reason`` says why; ``error`` is the exception behind it, if one was.
+    """
+
     peer: Peer
     reason: DisconnectReason
     error: BaseException | None = None
@@ -71,6 +78,8 @@ class Disconnected:
 
 @attrs.frozen
 class PeerArrived:
+    """A connection entered a stage (``stage``: its key; once, for a single-protocol service)."""
+
     peer: Peer
     stage: Any
 
@@ -116,3 +125,4 @@ Event = (
     | InputError
     | ProcessorError
 )
+"""Any of the events above: what an ``on_event`` callback receives (sync or async)."""

@@ -1,4 +1,9 @@
-"""The server: listeners, an accept loop, one engine per connection, graceful shutdown."""
+"""The server: listeners, an accept loop, one engine per connection, graceful shutdown.
+
+:func:`serve_tcp` is the ``nursery.start`` form, :func:`open_server` the ``async with`` one and
+:func:`serve_forever` / :func:`run_server` the whole program of a server that stops on
+SIGINT or SIGTERM; all of them build the same :class:`Server`.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,16 @@ from typing import Any
 
 import trio
 
+from ._lifecycle import address_text, log_event
 from ._sockets import apply_socket_options, peer_address
+from ._unwrap import lone_exception
 from .composite import Service, single_stage
 from .config import Config
 from .engine import Connection, Peer, make_event_sink
 from .events import Event, ServiceTerminating
 from .processor import Processor
 from .protocol import Protocol
+from .stats import ServerStats, StatsRecorder
 
 __all__ = ["Server", "as_service", "serve_tcp"]
 
@@ -45,7 +53,10 @@ def as_service(target: Protocol | Service, processor: Processor | None) -> Servi
 
 
 class Server:
-    """A running server: its address, live peers, statistics and ``shutdown``."""
+    """A running server: its address, live peers, statistics and ``shutdown``.
+
+    Made by :func:`serve_tcp` (or :func:`open_server`), never directly.
+    """
 
     def __init__(
         self,
@@ -58,17 +69,26 @@ class Server:
         self.service = service
         self.config = config
         self._plan = service.compile("server", config.max_message_size)
-        self._emit = make_event_sink(on_event)
+        self._recorder = StatsRecorder()
+        self._user_sink = make_event_sink(on_event)
         self._connections: set[Connection] = set()
         self._accepting = trio.CancelScope()
         self._shutdown_started = False
         self._finished = trio.Event()
         self.connections_accepted = 0
+        self._address: Any = None
         #: The default no-progress timeout of :meth:`shutdown`'s flush (``close_timeout``).
         self.grace: float = config.close_timeout
 
+    async def _emit(self, event: Event) -> None:
+        """The sink every connection reports to: count, log, then the user's ``on_event``."""
+        self._recorder.record(event)
+        log_event(event, "server")
+        await self._user_sink(event)
+
     @property
     def sockets(self) -> list[trio.socket.SocketType]:
+        """The listening sockets (one per address family and interface)."""
         found = []
         for outer in self.listeners:
             listener: Any = outer
@@ -79,27 +99,38 @@ class Server:
 
     @property
     def address(self) -> Any:
-        return self.sockets[0].getsockname()
+        """The first listening socket's address, e.g. ``("127.0.0.1", 40213)``.
+
+        Still known after :meth:`shutdown` (for a log line or a reconnect test).
+        """
+        if self._address is None:
+            self._address = self.sockets[0].getsockname()
+        return self._address
 
     @property
     def port(self) -> int:
+        """The port listened on: the one picked by the system when asked for port 0."""
         return int(self.address[1])
 
     @property
     def peers(self) -> list[Peer]:
+        """The peers connected now."""
         return [connection.peer for connection in self._connections]
 
     @property
-    def stats(self) -> dict[str, int]:
-        live = list(self._connections)
-        return {
-            "connections_accepted": self.connections_accepted,
-            "live_connections": len(live),
-            "live_messages_in": sum(c.messages_in for c in live),
-            "live_messages_out": sum(c.messages_out for c in live),
-        }
+    def stats(self) -> ServerStats:
+        """Cumulative counts since the server started (a snapshot: read it again to update)."""
+        return self._recorder.snapshot(self.connections_accepted, self._connections)
+
+    def _describe_listeners(self) -> str:
+        try:
+            self._address = self.sockets[0].getsockname()
+            return ", ".join(address_text(sock.getsockname()) for sock in self.sockets)
+        except AttributeError:  # a listener not over a socket: show it as it is
+            return ", ".join(repr(listener) for listener in self.listeners)
 
     async def _serve(self, task_status: trio.TaskStatus[Server]) -> None:
+        logger.info("server: listening on %s", self._describe_listeners())
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -137,6 +168,7 @@ class Server:
         connection = Connection(
             stream, self._plan, self.config, self._emit, address=peer_address(stream)
         )
+        logger.info("server: accepted %s", address_text(connection.peer.address))
         self._connections.add(connection)
         try:
             await connection.run()
@@ -144,6 +176,7 @@ class Server:
             logger.exception("connection %r failed", connection.peer)
         finally:
             self._connections.discard(connection)
+            self._recorder.connection_closed(connection)
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Stop accepting (the port is free at once), let live peers flush, close them all.
@@ -162,9 +195,10 @@ class Server:
             await trio.aclose_forcefully(listener)
         await self._emit(ServiceTerminating())
         grace = self.grace if grace is None else grace
-        async with trio.open_nursery() as nursery:
-            for connection in list(self._connections):
-                nursery.start_soon(connection.shutdown, grace)
+        with lone_exception():
+            async with trio.open_nursery() as nursery:
+                for connection in list(self._connections):
+                    nursery.start_soon(connection.shutdown, grace)
         await self._finished.wait()
 
 
@@ -187,6 +221,7 @@ async def serve_tcp(
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
+    service.compile("server", config.max_message_size)  # refuse a broken service before listening
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
         listeners = [
@@ -194,4 +229,5 @@ async def serve_tcp(
             for listener in listeners
         ]
     server = Server(listeners, service, config, on_event)
-    await server._serve(task_status)
+    with lone_exception():
+        await server._serve(task_status)

@@ -12,6 +12,7 @@ from typing import Any
 import trio
 import trio.testing
 
+from ._unwrap import lone_exception, unwrapped
 from .composite import Service
 from .config import Config
 from .engine import Connection, make_event_sink
@@ -66,9 +67,10 @@ async def run_processor(
         while data := await ours.receive_some():
             replies.extend(decoder.decode_batch(data))
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(connection.run)
-        nursery.start_soon(receive_all)
-        await ours.send_all(encoder.encode_batch(list(messages)))
-        await ours.send_eof()  # type: ignore[attr-defined]
+    with lone_exception():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(unwrapped, connection.run)
+            nursery.start_soon(receive_all)
+            await ours.send_all(encoder.encode_batch(list(messages)))
+            await ours.send_eof()  # type: ignore[attr-defined]
     return replies

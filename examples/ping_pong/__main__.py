@@ -108,7 +108,7 @@ def _match_config(args: argparse.Namespace) -> MatchConfig:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.mode == "server":
-        trio.run(run_server, args.port, args.host, CODECS[args.codec], args.seed)
+        run_server(args.port, args.host, CODECS[args.codec], args.seed)
     elif args.mode == "client":
         config = _match_config(args)
         trio.run(

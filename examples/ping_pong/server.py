@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-
 import trio
 
 import trio_reactive as tr
@@ -35,25 +33,28 @@ async def serve(
     )
 
 
-async def run_server(
-    port: int, address: str | None, codec: tr.Codec, seed: int | None = None
-) -> None:
+def run_server(port: int, address: str | None, codec: tr.Codec, seed: int | None = None) -> None:
     """Serve until SIGINT or SIGTERM, printing each match; then shut down, so that every guest
     still playing hears ``ServerShutdown`` before its connection closes."""
 
     def report(match: Match) -> None:
         print(f"match with {match.address:<21} {match.describe()}", flush=True)
 
-    host = Host(codec, draws=seeded_draws(seed, "host"), on_match_end=report)
-    async with trio.open_nursery() as nursery:
-        server: tr.Server = await nursery.start(serve, host, port, address)
+    def listening(server: tr.Server) -> None:
         print(
             f"ping-pong server on {address or '*'}:{server.port}, game stage over {codec.name}"
             " (Ctrl+C to stop)",
             flush=True,
         )
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                break
-        print(f"shutting down ({len(host.matches)} matches in progress)", flush=True)
-        await server.shutdown(grace=1.0)
+
+    host = Host(codec, draws=seeded_draws(seed, "host"), on_match_end=report)
+    stopped_by = tr.run_server(
+        host.service,
+        port=port,
+        host=address,
+        config=CONNECTION_CONFIG,
+        on_event=host.on_event,
+        grace=1.0,
+        on_listening=listening,
+    )
+    print(f"ping-pong server stopped by {stopped_by.name}", flush=True)

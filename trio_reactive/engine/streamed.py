@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .._unwrap import lone_exception
 from ..errors import ConnectionClosed
 from ..events import DisconnectReason
 from ..processor import Adapted, Kind
@@ -44,23 +45,24 @@ __all__ = ["run_streamed_stage"]
 async def run_streamed_stage(conn: Connection, stage: CompiledStage, first: Decoded | None) -> None:
     """Run ``stage``'s processor in a task while this task feeds it, until the stage ends."""
     done = trio.Event()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_run_processor, conn, stage.processor, done)
-        with conn.reading:
-            if first is not None:
-                await _queue(conn, first, 0)
-            if first is None or first.overflow is None:
-                await _read_into_queue(conn, done)
-            if not (conn.inbound.eof and conn.closes_on_end_of_input):
-                await done.wait()
-        if conn.inbound.eof and conn.closes_on_end_of_input:
-            # A caller-driven client: report the end now; the caller may still receive what
-            # was read before it, and leaves its block in its own time.
-            conn.end(DisconnectReason.PEER_CLOSED)
-            await conn.close()
-        elif conn.closing:
-            await conn.close()
-            nursery.cancel_scope.cancel()
+    with lone_exception():  # what the processor raises leaves as itself
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_run_processor, conn, stage.processor, done)
+            with conn.reading:
+                if first is not None:
+                    await _queue(conn, first, 0)
+                if first is None or first.overflow is None:
+                    await _read_into_queue(conn, done)
+                if not (conn.inbound.eof and conn.closes_on_end_of_input):
+                    await done.wait()
+            if conn.inbound.eof and conn.closes_on_end_of_input:
+                # A caller-driven client: report the end now; the caller may still receive
+                # what was read before it, and leaves its block in its own time.
+                conn.end(DisconnectReason.PEER_CLOSED)
+                await conn.close()
+            elif conn.closing:
+                await conn.close()
+                nursery.cancel_scope.cancel()
 
 
 async def _read_into_queue(conn: Connection, done: trio.Event) -> None:

@@ -1,0 +1,220 @@
+"""Conveniences around :func:`~trio_reactive.server.serve_tcp`, for the usual ways to run one.
+
+* ``async with open_server(...) as server:`` serves for the block, shuts down on leaving it;
+* ``await nursery.start(server_task(...))`` (and ``client_task`` for
+  :func:`~trio_reactive.client.run_client`) binds every argument, keywords included, since
+  ``nursery.start`` passes positional arguments only;
+* ``await serve_forever(...)`` / ``run_server(...)`` serve until SIGINT or SIGTERM, then shut
+  down gracefully: the whole ``main`` of a server program.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from ._unwrap import lone_exception
+from .client import run_client
+from .composite import Service
+from .config import Config, RetryPolicy
+from .engine import Peer
+from .events import DisconnectReason, Event
+from .processor import Processor
+from .protocol import Protocol
+from .server import Server, serve_tcp
+
+__all__ = ["client_task", "open_server", "run_server", "serve_forever", "server_task"]
+
+logger = logging.getLogger("trio_reactive")
+
+#: The signals that ask a server to stop: Ctrl-C, and what service managers send.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def client_task(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    host: str | bytes,
+    port: int,
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    reconnect: RetryPolicy | None = None,
+) -> Callable[..., Awaitable[DisconnectReason]]:
+    """:func:`run_client` with every argument bound, for ``peer = await nursery.start(...)``.
+
+    ``nursery.start`` passes no keyword arguments; this saves a ``functools.partial``.
+    """
+
+    async def task(
+        *, task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED
+    ) -> DisconnectReason:
+        return await run_client(
+            protocol,
+            processor,
+            host,
+            port,
+            config=config,
+            on_event=on_event,
+            ssl_context=ssl_context,
+            reconnect=reconnect,
+            task_status=task_status,
+        )
+
+    return task
+
+
+def server_task(
+    protocol: Protocol | Service,
+    processor: Processor | None = None,
+    *,
+    port: int = 0,
+    host: str | bytes | None = None,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Callable[..., Awaitable[None]]:
+    """:func:`serve_tcp` with every argument bound, for ``server = await nursery.start(...)``.
+
+    ``nursery.start`` passes no keyword arguments; this saves a ``functools.partial``.
+    """
+
+    async def task(*, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+        await serve_tcp(
+            protocol,
+            processor,
+            port,
+            host,
+            config=config,
+            on_event=on_event,
+            ssl_context=ssl_context,
+            task_status=task_status,
+        )
+
+    return task
+
+
+@asynccontextmanager
+async def open_server(
+    protocol: Protocol | Service,
+    processor: Processor | None = None,
+    *,
+    port: int = 0,
+    host: str | bytes | None = None,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[Server]:
+    """Serve for the duration of an ``async with`` block, listening when it starts.
+
+    Leaving the block (normally or by an exception) shuts the server down gracefully: the
+    port is freed at once and live peers flush (giving up on one that takes nothing for
+    ``config.close_timeout``).  An exception from the block comes out as itself.
+    """
+    start = server_task(
+        protocol,
+        processor,
+        port=port,
+        host=host,
+        config=config,
+        on_event=on_event,
+        ssl_context=ssl_context,
+    )
+    with lone_exception():
+        async with trio.open_nursery() as nursery:
+            server: Server = await nursery.start(start)
+            try:
+                yield server
+            finally:
+                with trio.CancelScope(shield=True):
+                    await server.shutdown()
+
+
+async def serve_forever(
+    protocol: Protocol | Service,
+    processor: Processor | None = None,
+    *,
+    port: int = 0,
+    host: str | bytes | None = None,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    grace: float | None = None,
+    on_listening: Callable[[Server], object] | None = None,
+) -> signal.Signals:
+    """Serve until SIGINT or SIGTERM arrives, then shut down gracefully and return the signal.
+
+    ``on_listening(server)`` is called once the port is open (to print ``server.port``, say).
+    Shutting down stops accepting, lets live peers flush for ``grace`` seconds (default
+    ``config.close_timeout``) and closes them; a second signal during that time closes them at
+    once.  Must run in trio's main thread, where signals are delivered.
+    """
+    start = server_task(
+        protocol,
+        processor,
+        port=port,
+        host=host,
+        config=config,
+        on_event=on_event,
+        ssl_context=ssl_context,
+    )
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals, lone_exception():
+        async with trio.open_nursery() as nursery:
+            server: Server = await nursery.start(start)
+            if on_listening is not None:
+                on_listening(server)
+            stopped_by = await _next_signal(signals)
+            logger.info("server: %s received, shutting down", stopped_by.name)
+            nursery.start_soon(_cancel_on_next_signal, signals, nursery.cancel_scope)
+            await server.shutdown(grace)
+            nursery.cancel_scope.cancel()
+    logger.info("server: stopped")
+    return stopped_by
+
+
+async def _next_signal(signals: AsyncIterator[int]) -> signal.Signals:
+    async for received in signals:
+        return signal.Signals(received)
+    raise AssertionError("a signal receiver never ends")  # pragma: no cover
+
+
+async def _cancel_on_next_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+    """A second signal while peers flush: no more grace, every connection is aborted."""
+    received = await _next_signal(signals)
+    logger.info("server: %s received again, closing every connection now", received.name)
+    scope.cancel()
+
+
+def run_server(
+    protocol: Protocol | Service,
+    processor: Processor | None = None,
+    *,
+    port: int = 0,
+    host: str | bytes | None = None,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    grace: float | None = None,
+    on_listening: Callable[[Server], object] | None = None,
+) -> signal.Signals:
+    """``trio.run`` :func:`serve_forever`: the whole program of a server, until SIGINT/SIGTERM."""
+    return trio.run(
+        lambda: serve_forever(
+            protocol,
+            processor,
+            port=port,
+            host=host,
+            config=config,
+            on_event=on_event,
+            ssl_context=ssl_context,
+            grace=grace,
+            on_listening=on_listening,
+        )
+    )
