@@ -21,6 +21,7 @@ from ._unwrap import lone_exception, unwrapped
 from .composite import Service
 from .config import Config, RetryPolicy
 from .engine import Connection, EventSink, MessageStream, Peer, make_event_sink
+from .engine.poller import client_poller, poller_available
 from .errors import ConnectFailed, ConnectionClosed
 from .events import DisconnectReason, Event
 from .processor import Adapted, Kind, Processor
@@ -85,6 +86,7 @@ async def _open_connection(
     closes_on_end_of_input: bool = False,
 ) -> Connection:
     stream = await open_stream(host, port, config, ssl_context, retry)
+    shared = config.uses_shared_poller and poller_available()
     return Connection(
         stream,
         plan,
@@ -92,6 +94,7 @@ async def _open_connection(
         _logging_sink(make_event_sink(on_event)),
         address=peer_address(stream),
         closes_on_end_of_input=closes_on_end_of_input,
+        poller=client_poller() if shared else None,
     )
 
 

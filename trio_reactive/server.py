@@ -21,6 +21,7 @@ from ._unwrap import lone_exception
 from .composite import Service, single_stage
 from .config import Config
 from .engine import Connection, Peer, make_event_sink
+from .engine.poller import Poller, poller_available
 from .events import Event, ServiceTerminating
 from .processor import Processor
 from .protocol import Protocol
@@ -72,6 +73,8 @@ class Server:
         self._recorder = StatsRecorder()
         self._user_sink = make_event_sink(on_event)
         self._connections: set[Connection] = set()
+        #: Reads every plain-socket connection of this server (see Config.shared_poller).
+        self._poller = Poller() if config.uses_shared_poller and poller_available() else None
         self._accepting = trio.CancelScope()
         self._shutdown_started = False
         self._finished = trio.Event()
@@ -132,13 +135,17 @@ class Server:
     async def _serve(self, task_status: trio.TaskStatus[Server]) -> None:
         logger.info("server: listening on %s", self._describe_listeners())
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                with self._accepting:
-                    async with trio.open_nursery() as accepting:
-                        for listener in self.listeners:
-                            accepting.start_soon(self._accept_loop, listener)
-                        task_status.started(self)
+            async with trio.open_nursery() as polling:
+                if self._poller is not None:
+                    polling.start_soon(self._poller.run)
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    with self._accepting:
+                        async with trio.open_nursery() as accepting:
+                            for listener in self.listeners:
+                                accepting.start_soon(self._accept_loop, listener)
+                            task_status.started(self)
+                polling.cancel_scope.cancel()  # every connection has ended
         finally:
             for listener in self.listeners:
                 with trio.CancelScope(shield=True):
@@ -166,7 +173,12 @@ class Server:
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
         connection = Connection(
-            stream, self._plan, self.config, self._emit, address=peer_address(stream)
+            stream,
+            self._plan,
+            self.config,
+            self._emit,
+            address=peer_address(stream),
+            poller=self._poller,
         )
         logger.info("server: accepted %s", address_text(connection.peer.address))
         self._connections.add(connection)

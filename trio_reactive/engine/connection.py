@@ -50,6 +50,8 @@ from .lifecycle import Lifecycle, State
 from .outbox import Outbox
 from .peer import Peer
 from .policies import Policies
+from .poller import Poller
+from .sources import PolledSource, StreamSource
 from .streamed import run_streamed_stage
 
 __all__ = ["Connection"]
@@ -69,6 +71,8 @@ class Connection:
 
     ``closes_on_end_of_input``: when the peer's input ends, close at once and report it, even
     though the processor goes on (a caller-driven client, whose caller leaves in its own time).
+    ``poller``: read by this shared poller when the stream is a plain socket, instead of by the
+    connection's own task.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Connection:
         *,
         address: Any = None,
         closes_on_end_of_input: bool = False,
+        poller: Poller | None = None,
     ) -> None:
         self.stream = stream
         self.plan = plan
@@ -92,6 +97,9 @@ class Connection:
         self.policies = Policies(self)
         self.peer = Peer(self, address)
         self.receive = stream.receive_some
+        self.source: StreamSource | PolledSource = StreamSource(self)
+        if poller is not None and isinstance(stream, trio.SocketStream):
+            self.source = PolledSource(self, poller, stream.socket.fileno())
         self.stage: CompiledStage = plan.stages[plan.initial]
         #: The current stage takes no more input: it ended, moved on, or the connection closes.
         self.stage_over = False
@@ -434,7 +442,7 @@ class Connection:
         self.inbound.release()
         self.outbox.release()
         self.peer._release()
-        del self.policies
+        del self.policies, self.source
         self._task = None
         self._scope = None
 

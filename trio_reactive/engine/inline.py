@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DecodeError
 from ..wire.codec import Decoded
-from .errors import BROKEN
 from .policies import collect
 
 if TYPE_CHECKING:
@@ -63,25 +62,19 @@ class InlineStage:
         conn = self._conn
         if first is not None:
             await self.handle(first)
-        receive = conn.receive
-        size = conn.config.receive_size
         inbound = conn.inbound
+        fast = self._fast
         while not conn.stage_over:
-            try:
-                data = await receive(size)
-            except BROKEN as exc:
-                conn.read_failed(exc)
+            read = await conn.source.next(fast)
+            if read is None:
                 return
-            if not data:
-                conn.input_ended()
-                return
-            conn.bytes_in += len(data)
-            batch = inbound.decode(data)
-            if conn.stage_over:  # ended from outside while this task waited for input
+            batch = read[0]
+            if inbound.batch is not batch:  # the stage ended before it was offered
                 inbound.make_current(batch)
-                return
-            if not self.handle_at_once(batch):
-                await self.handle(batch, started=True)
+            await self.handle(batch, started=True)
+
+    def _fast(self, batch: Decoded, size: int) -> bool:
+        return self.handle_at_once(batch)
 
     def handle_at_once(self, batch: Decoded) -> bool:
         """Handle a whole read and hand its replies to the outbox with no await at all.

@@ -30,7 +30,6 @@ from ..errors import ConnectionClosed
 from ..events import DisconnectReason
 from ..processor import Adapted, Kind
 from ..wire.codec import Decoded
-from .errors import BROKEN
 from .inbound import MessageStream
 from .policies import collect
 from .retry import Outcome, wait_for_room
@@ -66,22 +65,20 @@ async def run_streamed_stage(conn: Connection, stage: CompiledStage, first: Deco
 
 
 async def _read_into_queue(conn: Connection, done: trio.Event) -> None:
-    receive = conn.receive
-    size = conn.config.receive_size
     inbound = conn.inbound
+
+    def fast(batch: Decoded, size: int) -> bool:
+        if not (batch.messages or batch.overflow is not None):
+            return True  # no whole frame yet: its bytes wait in the decoder
+        weight = len(batch.messages)
+        return batch.overflow is None and inbound.queue.put_nowait(batch, weight, size)
+
     while not (done.is_set() or conn.stage_over):
-        try:
-            data = await receive(size)
-        except BROKEN as exc:
-            conn.read_failed(exc)
+        read = await conn.source.next(fast)
+        if read is None:
             return
-        if not data:
-            conn.input_ended()
-            return
-        conn.bytes_in += len(data)
-        batch = inbound.decode(data)
-        if batch.messages or batch.overflow is not None:
-            await _queue(conn, batch, len(data))
+        batch, size = read
+        await _queue(conn, batch, size)
         if batch.overflow is not None:
             return  # past an oversize frame only a stage change lets reading go on
 

@@ -1,0 +1,123 @@
+"""Where a connection's bytes come from: its own task reading, or the shared poller.
+
+Both sources give the stage that runs the same thing: each read decoded into a batch, offered
+first to the stage's ``fast`` path — a sync function that handles the batch with no await (a
+sync handler's :meth:`~trio_reactive.engine.inline.InlineStage.handle_at_once`, or a
+stream stage's put into its queue) and says whether it did.  :meth:`next` returns the first
+batch that needs the slow path (an await: a full queue, an error to report, a stage change),
+or None at the end of input.
+
+* :class:`StreamSource` reads any trio stream with ``receive_some`` in the connection's task.
+* :class:`PolledSource` is read by the shared :class:`~trio_reactive.engine.poller.Poller` in
+  the poller's task: the connection's task sleeps until a batch needs it, and the fast path
+  costs no task switch at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import trio
+
+from ..events import DisconnectReason
+from ..wire.codec import Decoded
+from .errors import BROKEN
+from .poller import Poller
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["Fast", "PolledSource", "StreamSource"]
+
+#: A stage's fast path: handle ``(batch, size_of_the_read)`` with no await, say if it did.
+Fast = Callable[[Decoded, int], bool]
+_Handoff = tuple[Decoded, int] | None
+_NOTHING: _Handoff = (Decoded([], None, b"", 0), -1)
+
+
+class StreamSource:
+    """Reads with ``receive_some`` in the connection's own task (any trio stream)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    async def next(self, fast: Fast) -> tuple[Decoded, int] | None:
+        conn = self._conn
+        receive = conn.receive
+        size = conn.config.receive_size
+        decode = conn.inbound.decode
+        while True:
+            try:
+                data = await receive(size)
+            except BROKEN as exc:
+                conn.read_failed(exc)
+                return None
+            if not data:
+                conn.input_ended()
+                return None
+            conn.bytes_in += len(data)
+            batch = decode(data)
+            if conn.stage_over or not fast(batch, len(data)):
+                return batch, len(data)
+
+
+class PolledSource:
+    """Read by the shared poller; the connection's task waits for what needs it."""
+
+    __slots__ = ("_conn", "_fast", "_fd", "_handoff", "_poller", "_waiting")
+
+    def __init__(self, connection: Connection, poller: Poller, fd: int) -> None:
+        self._conn = connection
+        self._poller = poller
+        self._fd = fd
+        self._fast: Fast | None = None
+        self._handoff: _Handoff = _NOTHING
+        self._waiting = trio.lowlevel.ParkingLot()
+
+    async def next(self, fast: Fast) -> tuple[Decoded, int] | None:
+        self._fast = fast
+        self._handoff = _NOTHING
+        self._poller.watch(self._fd, self)
+        try:
+            while self._handoff is _NOTHING:
+                await self._waiting.park()
+        finally:
+            self._poller.unwatch(self._fd, self)
+            self._fast = None
+        handoff, self._handoff = self._handoff, _NOTHING
+        return handoff
+
+    def _give(self, handoff: _Handoff) -> None:
+        self._poller.unwatch(self._fd, self)
+        self._handoff = handoff
+        self._waiting.unpark_all()
+
+    def on_readable(self) -> None:
+        """One non-blocking read, decoded and offered to the fast path, in the poller's task."""
+        conn = self._conn
+        size = conn.config.receive_size
+        try:
+            data = os.read(self._fd, size)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._give(None)
+            conn.read_failed(exc)
+            return
+        if not data:
+            self._give(None)
+            conn.input_ended()
+            return
+        conn.bytes_in += len(data)
+        batch = conn.inbound.decode(data)
+        fast = self._fast
+        if conn.stage_over or fast is None or not fast(batch, len(data)):
+            self._give((batch, len(data)))
+
+    def on_failure(self, error: Exception) -> None:
+        self._give(None)
+        self._conn.abort(DisconnectReason.ABORTED, error)
