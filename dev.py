@@ -2,7 +2,8 @@
 """One entry point for working on trio_reactive: it builds its own environment.
 
     python3 dev.py demo      run the main demo
-    python3 dev.py test      run the whole test suite, ruff and mypy --strict
+    python3 dev.py test      run the whole test suite (with and without the shared poller),
+                             ruff and mypy --strict
     python3 dev.py bench ... run the benchmarks (arguments go to ``python -m benchmarks``)
 
 The first call creates ``.venv`` beside this file and installs the project with the pinned
@@ -53,8 +54,9 @@ def ensure_environment(extras: str = "dev") -> None:
     STAMP.write_text(wanted)
 
 
-def run(*args: str) -> int:
-    return subprocess.run([str(PYTHON), *args], cwd=ROOT, check=False).returncode
+def run(*args: str, env: dict[str, str] | None = None) -> int:
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run([str(PYTHON), *args], cwd=ROOT, env=environment, check=False).returncode
 
 
 def main(argv: list[str]) -> int:
@@ -64,13 +66,18 @@ def main(argv: list[str]) -> int:
         return run("-m", "examples.demo", *argv[1:])
     if command == "test":
         ensure_environment("dev")
-        for step in (
-            ["-m", "pytest", *argv[1:]],
-            ["-m", "ruff", "check", "."],
-            ["-m", "mypy", "--strict", "trio_reactive"],
+        # The whole suite twice: with the shared poller (the default) and without it (each
+        # connection reading with its own task, as TLS and other streams always do).
+        no_poller = {"TRIO_REACTIVE_SHARED_POLLER": "0"}
+        for step, env in (
+            (["-m", "pytest", *argv[1:]], {}),
+            (["-m", "pytest", *argv[1:]], no_poller),
+            (["-m", "ruff", "check", "."], {}),
+            (["-m", "mypy", "--strict", "trio_reactive"], {}),
         ):
-            print("$ python " + " ".join(step), flush=True)
-            code = run(*step)
+            shown = " ".join(f"{name}={value}" for name, value in env.items())
+            print(f"$ {shown + ' ' if shown else ''}python " + " ".join(step), flush=True)
+            code = run(*step, env=env)
             if code:
                 return code
         return 0

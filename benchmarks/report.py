@@ -183,6 +183,19 @@ TARGETS: tuple[Target, ...] = (
     Target("fixed flood ≥ 1M msgs/s", "flood", "msgs_per_s", None, 1e6, True, ("fixed",)),
     Target("fixed echo ≥ 500k msgs/s", "echo", "msgs_per_s", None, 5e5, True, ("fixed",)),
     Target("RSS per idle connection ≤ 24 KB", "idle", "rss_per_connection_kb", None, 24, False),
+    # The shared poller's goals: many connections as fast as uvloop, as little CPU as asyncio.
+    Target("100 connections ≥ 1.0x uvloop", "many-100", "msgs_per_s", "uvloop", 1.0, True),
+    Target("1,000 connections ≥ 1.0x uvloop", "many-1000", "msgs_per_s", "uvloop", 1.0, True),
+    Target("many connections ahead of asyncio streams", "many", "msgs_per_s", "asyncio", 1.0,
+           True, strict=True),
+    Target("many connections ahead of pyzmq", "many", "msgs_per_s", "zmq", 1.0, True,
+           strict=True),
+    Target("server CPU per message ≤ asyncio streams", "cpu", "cpu_us_per_msg", "asyncio", 1.0,
+           False),
+    Target("ping-pong ≥ asyncio streams", "pingpong", "rt_per_s", "asyncio", 1.0, True),
+    Target("flood ≥ bare trio", "flood", "msgs_per_s", "trio", 1.0, True),
+    Target("echo ≥ bare trio", "echo", "msgs_per_s", "trio", 1.0, True),
+    Target("RSS per idle connection ≤ 12 KB", "idle", "rss_per_connection_kb", None, 12, False),
 )
 
 

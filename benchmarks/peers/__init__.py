@@ -27,7 +27,13 @@ class Implementation:
 IMPLEMENTATIONS: tuple[Implementation, ...] = (
     Implementation(
         "trio_reactive", "reactive", "serve", (),
-        "trio_reactive, a sync per-message handler (the inline fast path), default Config",
+        "trio_reactive, a sync per-message handler (the inline fast path), default Config "
+        "(the shared poller)",
+    ),
+    Implementation(
+        "trio_reactive-tasks", "reactive", "serve_with_tasks", (),
+        "trio_reactive with Config(shared_poller=False): each connection reads with its own "
+        "task (as TLS connections always do)",
     ),
     Implementation(
         "trio", "bare_trio", "serve_one_task", (),

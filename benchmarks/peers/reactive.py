@@ -14,10 +14,20 @@ from ..model import protocol_for, respond
 
 def serve(codec: str, announce: Callable[[dict[str, Any]], None]) -> None:
     """Serve :data:`~benchmarks.model.PROTOCOL` with the sync ``respond`` handler."""
+    _serve(codec, announce, tr.Config())
 
+
+def serve_with_tasks(codec: str, announce: Callable[[dict[str, Any]], None]) -> None:
+    """The same, each connection read by its own task instead of the shared poller."""
+    _serve(codec, announce, tr.Config(shared_poller=False))
+
+
+def _serve(codec: str, announce: Callable[[dict[str, Any]], None], config: tr.Config) -> None:
     async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            server = await nursery.start(tr.serve_tcp, protocol_for(codec), respond, 0, "127.0.0.1")
+        async with tr.open_server(
+            protocol_for(codec), respond, port=0, host="127.0.0.1", config=config
+        ) as server:
             announce({"host": "127.0.0.1", "port": server.port})
+            await trio.sleep_forever()
 
     trio.run(main)

@@ -63,9 +63,9 @@ class Inbound:
         """A stage starts: decode with ``decoder``, with a fresh queue and an empty cursor."""
         config = self._config
         self.decoder = decoder
+        # Open even after the end of input: the bytes the last stage left go in first; the
+        # next read meets the end again and closes it.
         self.queue = BatchQueue(config.incoming_capacity, config.incoming_capacity_bytes)
-        if self.eof:
-            self.queue.close()
         self.batch = _NOTHING
         self.consumed = 0
         self.backlog.clear()

@@ -63,7 +63,7 @@ class InlineStage:
         if first is not None:
             await self.handle(first)
         inbound = conn.inbound
-        fast = self._fast
+        fast = self.handle_at_once
         while not conn.stage_over:
             read = await conn.source.next(fast)
             if read is None:
@@ -73,16 +73,14 @@ class InlineStage:
                 inbound.make_current(batch)
             await self.handle(batch, started=True)
 
-    def _fast(self, batch: Decoded, size: int) -> bool:
-        return self.handle_at_once(batch)
-
-    def handle_at_once(self, batch: Decoded) -> bool:
+    def handle_at_once(self, batch: Decoded, size: int = 0) -> bool:
         """Handle a whole read and hand its replies to the outbox with no await at all.
 
         True when that worked: every message decoded, the handler neither raised nor ended the
         stage, and the outbox took the replies.  Otherwise the cursor, the collected replies and
         what stopped the handler are left for :meth:`handle` to go on from: nothing is handled
-        or sent twice.
+        or sent twice.  This is the stage's fast path for its source (``size``, the read's
+        length, is not needed here).
         """
         conn = self._conn
         conn.inbound.make_current(batch)
