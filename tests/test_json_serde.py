@@ -32,7 +32,7 @@ from tests.models import (
 from tests.strategies import messages, strategy_for, variants
 from trio_reactive.errors import DecodeError, EncodeError, ProtocolDefinitionError
 from trio_reactive.wire.codec import Textual
-from trio_reactive.wire.json_serde import (
+from trio_reactive.wire.json.serde import (
     JsonSerde,
     _float_fields,
     _may_hold_float,
@@ -237,8 +237,8 @@ BAD_FRAMES = [
         ["expected a Color", "one of 1, 2, 3", "number 9", "$.Move.color"],
     ),
     (
-        b'{"Move":{"player":1,"x":1,"y":2,"color":"RED","hit":true}}',
-        ["expected a Color", "string 'RED'", "$.Move.color"],
+        b'{"Move":{"player":1,"x":1,"y":2,"color":"PINK","hit":true}}',
+        ["expected a Color", "string 'PINK'", "by name 'RED'", "$.Move.color"],
     ),
     (
         b'{"Move":{"player":1,"x":1,"y":2,"color":1,"hit":1}}',
@@ -246,7 +246,7 @@ BAD_FRAMES = [
     ),
     (b'{"Named":{"name":null,"token":"AAAAAAAAAAA="}}', ["expected a string", "$.Named.name"]),
     (b'{"Named":{"name":"a","token":"not base64!"}}', ["base64", "$.Named.token"]),
-    (b'{"Named":{"name":"a","token":[1,2]}}', ["base64", "array", "$.Named.token"]),
+    (b'{"Named":{"name":"a","token":[1,256]}}', ["base64", "array", "$.Named.token"]),
     (
         b'{"Move":{"player":"1","x":1,"y":2,"color":1}}',
         ["expected an integer", "$.Move.player", "missing required field @ $.Move.hit"],
@@ -567,7 +567,7 @@ class PlainLines:
 
 
 def test_custom_serde_plugs_into_textual() -> None:
-    compiled = Textual(serde=PlainLines()).compile((Line,), (Line,))
+    compiled = Textual(serde=PlainLines(), skip_empty_lines=False).compile((Line,), (Line,))
     encoder = compiled.encoder(16)
     decoder = compiled.decoder(16)
     wire = encoder.encode_batch([Line("hello"), Line(""), Line("wörld")])
@@ -575,6 +575,8 @@ def test_custom_serde_plugs_into_textual() -> None:
     assert encoder.encode(Line("one")) == b"one\n"
     assert decoder.decode_batch(wire[:3]) == []
     assert decoder.decode_batch(wire[3:]) == [Line("hello"), Line(""), Line("wörld")]
+    skipping = Textual(serde=PlainLines()).compile((Line,), (Line,)).decoder(16)
+    assert skipping.decode_batch(wire) == [Line("hello"), Line("wörld")]
 
 
 def test_custom_serde_exceptions_become_typed() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ProtocolDefinitionError
+from .errors import ProtocolDefinitionError
 
 __all__ = ["MessageSide", "variants_of"]
 

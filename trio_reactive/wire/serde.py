@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import DecodeError, EncodeError
+from .errors import DecodeError, EncodeError
 
 __all__ = ["BatchSerde", "Serde", "as_batch_serde"]
 

@@ -22,7 +22,7 @@ the fixed schema every message is zero-padded to the largest, so every record ha
 
 Why construct: the schema is a readable, executable *specification* of the bytes, and the tests
 hold the fast codecs to it.  Parsing with it is far too slow for the hot path (5-20 us per
-message), so :mod:`.fixed_serde` and :mod:`.variable_serde` compile the same layout, described
+message), so :mod:`.fixed` and :mod:`.variable` compile the same layout, described
 here as a small tree of nodes (:data:`Node`), into ``struct`` formats and generated Python; when
 their fast path rejects a payload they ask the schema *why* (:meth:`SideSchema.why_undecodable`),
 so error messages name the class, the field and the problem at no cost to good messages.

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import DecodeError, EncodeError
+from ..prefix import LENGTH
 from .schema import BOOL_OF_BYTE, Node, Record, Scalar, SideSchema, Step, fixed_schema
 
 __all__ = [
@@ -49,7 +50,6 @@ Decode = Callable[[bytes], Any]
 Encode = Callable[[Any], bytes]
 
 _REPR_LIMIT = 200
-_LENGTH = struct.Struct("<I")
 
 
 # --- code generation -----------------------------------------------------------------------------
@@ -460,7 +460,7 @@ def length_prefixed_frames(serde: TaggedSerde) -> Callable[[Sequence[Any]], list
 
 
 def _with_length(encode: Encode) -> Encode:
-    pack = _LENGTH.pack
+    pack = LENGTH.pack
 
     def encode_framed(message: Any) -> bytes:
         payload = encode(message)

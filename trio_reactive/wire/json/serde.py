@@ -192,12 +192,19 @@ def _structure_str(value: Any, _: Any) -> str:
 
 
 def _structure_bytes(value: Any, _: Any) -> bytes:
-    if type(value) is str:
+    """Bytes as a base64 string, or as serde_json writes ``Vec<u8>``: an array of numbers."""
+    kind = type(value)
+    if kind is str:
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             pass
-    raise _Invalid(f"expected a base64 string, got {_describe(value)}")
+    elif kind is list and {*map(type, value)} <= {int}:
+        try:
+            return bytes(value)
+        except ValueError:
+            pass
+    raise _Invalid(f"expected a base64 string or an array of bytes, got {_describe(value)}")
 
 
 def _unstructure_bytes(value: bytes) -> str:
@@ -226,6 +233,8 @@ def _enum_hook(cls: type[enum.Enum]) -> _StructureHook:
     """A dict lookup by value, about 7x faster than ``cls(value)`` and strict about the type."""
     name = cls.__name__
     allowed = ", ".join(_short(repr(member.value)) for member in cls)
+    if all(type(member.value) is int for member in cls):
+        allowed += " or by name " + ", ".join(_short(repr(member.name)) for member in cls)
 
     def invalid(value: Any) -> _Invalid:
         return _Invalid(f"expected a {name} (one of {allowed}), got {_describe(value)}")
@@ -242,7 +251,9 @@ def _enum_hook(cls: type[enum.Enum]) -> _StructureHook:
 
         return structure_flag
 
-    members = {member.value: member for member in cls}
+    members: dict[Any, enum.Enum] = {member.value: member for member in cls}
+    if all(type(value) is int for value in members):  # serde_json writes a C-like enum by name
+        members.update({member.name: member for member in cls if member.name not in members})
     value_types = frozenset(type(value) for value in members)
 
     def structure_enum(value: Any, _: Any) -> Any:
@@ -462,14 +473,20 @@ class _StrictHooks:
         return structure_mapping
 
 
-def make_json_converter() -> cattrs.Converter:
+def make_json_converter(*, serde_json: bool = False) -> cattrs.Converter:
     """The converter :class:`JsonSerde` uses by default: orjson preconf, strict, base64 bytes.
 
     Exposed so that users can register hooks for their own types on a converter that already
-    behaves like the default, then pass it as ``JsonSerde(..., converter=...)``.
+    behaves like the default, then pass it as ``JsonSerde(..., converter=...)``.  With
+    ``serde_json``, bytes are written as arrays of numbers and int enums by member name, as
+    Rust's serde_json writes ``Vec<u8>`` and C-like enums; both forms are read either way.
     """
     converter = make_converter(forbid_extra_keys=True)
-    converter.register_unstructure_hook(bytes, _unstructure_bytes)
+    if serde_json:
+        converter.register_unstructure_hook(bytes, list)
+        converter.register_unstructure_hook_factory(_is_int_enum, lambda _: _enum_name)
+    else:
+        converter.register_unstructure_hook(bytes, _unstructure_bytes)
     converter.register_unstructure_hook_factory(
         _has_enum_keys,
         lambda tp: converter.gen_unstructure_mapping(tp, key_handler=_enum_key),
@@ -493,14 +510,24 @@ def _enum_key(member: enum.Enum, _: Any = None) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-_default_converter: cattrs.Converter | None = None
+def _is_int_enum(tp: Any) -> bool:
+    return _is_enum(tp) and all(type(member.value) is int for member in tp)
 
 
-def _shared_converter() -> cattrs.Converter:
-    global _default_converter  # noqa: PLW0603 - built on first use, then reused for its cache
-    if _default_converter is None:
-        _default_converter = make_json_converter()
-    return _default_converter
+def _enum_name(member: enum.Enum) -> str:
+    return member.name
+
+
+#: The default converters, plain and serde_json's, built on first use and then reused (cattrs
+#: caches the hooks it makes on them).
+_default_converters: dict[bool, cattrs.Converter] = {}
+
+
+def _shared_converter(serde_json: bool) -> cattrs.Converter:
+    converter = _default_converters.get(serde_json)
+    if converter is None:
+        converter = _default_converters[serde_json] = make_json_converter(serde_json=serde_json)
+    return converter
 
 
 # --------------------------------------------------------------------------------------------
@@ -816,14 +843,21 @@ class _EncoderSource:
         tag: str,
         unstructure: Callable[[Any], Any],
         inline: tuple[str, ...] | None,
+        *,
+        bare: bool = False,
     ) -> str:
-        """Add the statements that encode ``m`` of class ``cls`` into ``out``; name the class."""
+        """Add the statements that encode ``m`` of class ``cls`` into ``out``; name the class.
+
+        ``bare``: the message is its tag alone, a JSON string (serde_json's unit variant).
+        """
         index = len(self.bodies)
         names = {key: f"{key}_{index}" for key in ("cls", "check", "unstructure")}
         self.namespace[names["cls"]] = cls
         self.namespace[names["unstructure"]] = unstructure
         self.namespace[names["check"]] = _non_finite_check(tag, unstructure)
-        if inline is None:
+        if bare:
+            obj = repr(tag)
+        elif inline is None:
             obj = f"{{{tag!r}: {names['unstructure']}(m)}}"
         else:
             fields = ", ".join(f"{name!r}: m.{name}" for name in inline)
@@ -900,8 +934,15 @@ def _non_finite_check(tag: str, unstructure: Callable[[Any], Any]) -> Callable[[
 
 
 def _structure(payload: bytes, by_tag: Mapping[str, tuple[type, _StructureHook]]) -> Any:
-    """Parse one externally tagged payload and build its message with ``by_tag``'s function."""
-    ((tag, body),) = orjson.loads(payload).items()
+    """Parse one externally tagged payload and build its message with ``by_tag``'s function.
+
+    A bare string is a message with no fields, as serde_json writes a unit variant.
+    """
+    obj = orjson.loads(payload)
+    if type(obj) is str:
+        tag, body = obj, {}
+    else:
+        ((tag, body),) = obj.items()
     cls, structure = by_tag[tag]
     return structure(body, cls)
 
@@ -930,8 +971,11 @@ class JsonSerde:
         encode_types: tuple[type, ...],
         *,
         converter: cattrs.Converter | None = None,
+        serde_json: bool = False,
     ) -> None:
-        self.converter = converter if converter is not None else _shared_converter()
+        if converter is not None and serde_json:
+            raise ProtocolDefinitionError("JsonSerde: give a converter or serde_json, not both")
+        self.converter = converter if converter is not None else _shared_converter(serde_json)
         self.decode_types = tuple(decode_types)
         self.encode_types = tuple(encode_types)
         for side in (self.decode_types, self.encode_types):
@@ -955,6 +999,7 @@ class JsonSerde:
                 cls.__name__,
                 self.converter.get_unstructure_hook(cls),
                 _inline_fields(cls, self.converter) if converter is None else None,
+                bare=serde_json and not any(field.init for field in attrs.fields(cls)),
             )
         self._encoders, self._encode_batch = source.build()
         self._known = ", ".join(sorted(self._by_tag)) or "(none: this side receives nothing)"
@@ -1061,6 +1106,11 @@ class JsonSerde:
             if rest.startswith(("NaN", "Infinity")):
                 return f"invalid JSON: NaN and Infinity are not JSON numbers (at char {exc.pos})"
             return f"invalid JSON: {exc}"
+        if type(obj) is str:  # a message with no fields, serde_json's way
+            return (
+                f"expected a JSON object tagged with the message name ({self._known}), got "
+                f"{_describe(obj)}: only a message with no fields may be a bare string"
+            )
         if type(obj) is not dict:
             return (
                 f"expected a JSON object tagged with the message name ({self._known}), "
@@ -1081,7 +1131,7 @@ class JsonSerde:
             structure(body, cls)
         except Exception as exc:
             # A user's converter may read a class from something else than an object.
-            if type(body) is not dict and self.converter is _default_converter:
+            if type(body) is not dict and self.converter in _default_converters.values():
                 return f"the body of {tag} must be a JSON object, got {_describe(body)}"
             return f"invalid {tag}: {_explain(exc, '$.' + tag)}"
         return "undecodable frame"  # pragma: no cover - decoding is deterministic
