@@ -9,9 +9,10 @@ excess.
 Costs are linear in the bytes fed, however they are cut.  The partial frame is kept as a list of
 the pieces that make it, and a piece that completes no frame is only appended (after a check
 that needs the piece alone: a newline in it, a length reached); the pieces are joined once, by
-the read that completes a frame (``benchmarks/codecs.py --large`` measures it).  Hot paths split with C-level operations (``bytes.split``,
-slicing by a fixed stride, ``struct.unpack_from`` with offsets); Python loops run once per
-*frame*, never per byte.
+the read that completes a frame (``python -m benchmarks.codecs --large`` measures it).
+
+Hot paths split with C-level operations (``bytes.split``, slicing by a fixed stride,
+``struct.unpack_from`` with offsets); Python loops run once per *frame*, never per byte.
 
 For a stage hand-over the decoder needs the bytes the frames came from: after each ``feed``,
 ``region`` holds the bytes framed (the joined partial and the read, or nothing when no frame
