@@ -37,7 +37,7 @@ from .peer import Peer
 from .processor import Processor, per_message
 from .protocol import Protocol
 from .server import Server, serve_tcp
-from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
+from .wire.codec import Codec, FixedBinary, Raw, Textual, VariableBinary
 from .wire.serde import Serde
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "Protocol",
     "ProtocolDefinitionError",
     "QueueFull",
+    "Raw",
     "ReactiveError",
     "RetryPolicy",
     "Serde",

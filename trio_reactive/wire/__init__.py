@@ -3,7 +3,17 @@
 Everything here turns bytes into message objects and back and can be tested with plain bytes.
 """
 
-from .codec import Codec, CompiledCodec, Decoder, Encoder, FixedBinary, Textual, VariableBinary
+from .codec import (
+    Codec,
+    CompiledCodec,
+    Decoded,
+    Decoder,
+    Encoder,
+    FixedBinary,
+    Raw,
+    Textual,
+    VariableBinary,
+)
 from .framing import FixedFramer, Framer, LengthPrefixedFramer, LineFramer
 from .serde import BatchSerde, Serde, as_batch_serde
 
@@ -11,6 +21,7 @@ __all__ = [
     "BatchSerde",
     "Codec",
     "CompiledCodec",
+    "Decoded",
     "Decoder",
     "Encoder",
     "FixedBinary",
@@ -18,6 +29,7 @@ __all__ = [
     "Framer",
     "LengthPrefixedFramer",
     "LineFramer",
+    "Raw",
     "Serde",
     "Textual",
     "VariableBinary",

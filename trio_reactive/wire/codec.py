@@ -19,7 +19,7 @@ from .binary.fixed import FixedSerde, length_prefixed_frames
 from .binary.variable import VariableSerde
 from .decoder import Decoded, Decoder, FixedDecoder, VariableDecoder
 from .encoder import Encoder, FramingEncoder
-from .errors import ConfigError
+from .errors import ConfigError, ProtocolDefinitionError
 from .framing import FixedFramer, FramerBase, LengthPrefixedFramer, LineFramer
 from .json.serde import JsonSerde
 from .prefix import MAX_U32
@@ -206,9 +206,10 @@ class Raw:
     """No messages at all: the byte stream as ``bytes`` chunks, as they arrive.
 
     Each read is delivered as one chunk (cut at ``max_message_size`` when longer); what is
-    sent is written as it is.  The message classes of the protocol side are not used: a raw
-    side's messages are ``bytes``.  For a stream that is not split into messages, or a stage
-    that takes over the rest of the connection (an HTTP body after text headers).
+    sent is written as it is, and must be bytes.  Both sides of its protocol are ``bytes``:
+    ``Protocol(client=bytes, server=bytes, codec=Raw())``.  For a stream that is not split
+    into messages, or a stage that takes over the rest of a connection (an HTTP body after
+    text headers).
     """
 
     name: str = attrs.field(default="raw", init=False)
@@ -216,5 +217,11 @@ class Raw:
     def compile(
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
+        for types in (decode_types, encode_types):
+            if types != (bytes,):
+                raise ProtocolDefinitionError(
+                    f"the Raw codec's messages are bytes chunks: give bytes as both sides of its "
+                    f"protocol, not {', '.join(t.__qualname__ for t in types)}"
+                )
         return framed(self.name, RawSerde(), ChunkFramer, ChunkFramer, trusted=True)
 
