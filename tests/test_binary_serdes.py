@@ -37,8 +37,9 @@ from tests.models import (
 )
 from tests.strategies import messages, strategy_for, variants
 from trio_reactive.errors import DecodeError, EncodeError, ProtocolDefinitionError
-from trio_reactive.wire.binary.fixed import FixedSerde, TaggedSerde
+from trio_reactive.wire.binary.fixed import FixedSerde
 from trio_reactive.wire.binary.schema import SideSchema, fixed_schema, variable_schema
+from trio_reactive.wire.binary.tagged import TaggedSerde
 from trio_reactive.wire.binary.variable import VariableSerde
 from trio_reactive.wire.codec import Decoder, FixedBinary, FixedDecoder, VariableBinary
 from trio_reactive.wire.framing import FixedFramer

@@ -33,7 +33,7 @@ from tests.test_binary_serdes import (
     exotics,
 )
 from trio_reactive.errors import DecodeError, FrameTooLarge
-from trio_reactive.wire.binary.fixed import TaggedSerde
+from trio_reactive.wire.binary.tagged import TaggedSerde
 from trio_reactive.wire.binary.variable import VariableSerde
 from trio_reactive.wire.codec import Decoder, VariableBinary, VariableDecoder
 from trio_reactive.wire.framing import RUN_MINIMUM, LengthPrefixedFramer

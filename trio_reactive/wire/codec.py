@@ -15,7 +15,8 @@ from typing import Protocol
 
 import attrs
 
-from .binary.fixed import FixedSerde, length_prefixed_frames
+from .binary.fixed import FixedSerde
+from .binary.tagged import length_prefixed_frames
 from .binary.variable import VariableSerde
 from .decoder import Decoded, Decoder, FixedDecoder, VariableDecoder
 from .encoder import Encoder, FramingEncoder

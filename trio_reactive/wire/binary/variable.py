@@ -23,13 +23,12 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from ..codegen import Source
 from ..prefix import PREFIX_SIZE
-from .fixed import (
+from .generate import (
     BlockStart,
     Decode,
     Encode,
-    Source,
-    TaggedSerde,
     access_leaves,
     apply_steps,
     as_scalar,
@@ -39,7 +38,9 @@ from .fixed import (
     flat_encoder,
     leaves,
 )
-from .schema import Chunk, DictOf, ListOf, Maybe, Node, Record, Scalar, variable_schema
+from .nodes import Chunk, DictOf, ListOf, Maybe, Node, Record, Scalar
+from .schema import variable_schema
+from .tagged import TaggedSerde
 
 __all__ = ["VariableSerde"]
 

@@ -56,6 +56,7 @@ from cattrs.errors import (
 from cattrs.fns import identity
 from cattrs.preconf.orjson import make_converter
 
+from ..codegen import execute
 from ..errors import DecodeError, EncodeError, ProtocolDefinitionError
 
 __all__ = ["JsonSerde", "make_json_converter"]
@@ -578,7 +579,7 @@ class _DecoderSource:
         names = [self.name_for(cls) for cls in classes]
         while self.pending:
             self._add(self.pending.pop())
-        exec(compile("\n".join(self.code), "<json decoders>", "exec"), self.namespace)
+        execute(self.code, "json decoders", self.namespace)
         return {cls: self.namespace[name] for cls, name in zip(classes, names, strict=True)}
 
     def name_for(self, cls: type) -> str:
@@ -909,7 +910,7 @@ class _EncoderSource:
             code.append("        append(by_type[type(m)](m))")
         code.append("    return result")
         self.namespace["by_type"] = by_type = {}
-        exec(compile("\n".join(code), "<json encoders>", "exec"), self.namespace)
+        execute(code, "json encoders", self.namespace)
         for index, (cls_name, _) in enumerate(self.bodies):
             by_type[self.namespace[cls_name]] = self.namespace["encoders"][index]
         encode_many: Callable[[Sequence[Any]], list[bytes]] = self.namespace["encode_many"]
