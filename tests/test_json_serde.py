@@ -32,12 +32,8 @@ from tests.models import (
 from tests.strategies import messages, strategy_for, variants
 from trio_reactive.errors import DecodeError, EncodeError, ProtocolDefinitionError
 from trio_reactive.wire.codec import Textual
-from trio_reactive.wire.json.serde import (
-    JsonSerde,
-    _float_fields,
-    _may_hold_float,
-    make_json_converter,
-)
+from trio_reactive.wire.json.encoders import float_fields, may_hold_float
+from trio_reactive.wire.json.serde import JsonSerde, make_json_converter
 from trio_reactive.wire.serde import BatchSerde
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -494,22 +490,22 @@ def test_top_level_and_nested_floats_are_both_checked() -> None:
         serde.encode(Mixed(math.nan, []))
     with pytest.raises(EncodeError, match=r"\$\.Mixed\.path\[0\]\.maybe = inf"):
         serde.encode(Mixed(1.0, [Floats([], math.inf, {})]))
-    assert _float_fields(Mixed) == (("speed",), True)
-    assert _float_fields(Move) == (("x", "y"), False)
-    assert _float_fields(Floats) == ((), True)
-    assert _float_fields(Rich) == ((), False)
+    assert float_fields(Mixed) == (("speed",), True)
+    assert float_fields(Move) == (("x", "y"), False)
+    assert float_fields(Floats) == ((), True)
+    assert float_fields(Rich) == ((), False)
 
 
 def test_only_classes_that_can_hold_a_float_are_checked() -> None:
-    assert not _may_hold_float(Ping, set())
-    assert not _may_hold_float(Named, set())
-    assert not _may_hold_float(Rich, set())
-    assert not _may_hold_float(Stamped, set())
-    assert not _may_hold_float(Quit, set())
-    assert _may_hold_float(Move, set())
-    assert _may_hold_float(Floats, set())
-    assert _may_hold_float(Enums, set())  # dict[Color, float]
-    assert _may_hold_float(Any, set())  # cannot tell: check
+    assert not may_hold_float(Ping, set())
+    assert not may_hold_float(Named, set())
+    assert not may_hold_float(Rich, set())
+    assert not may_hold_float(Stamped, set())
+    assert not may_hold_float(Quit, set())
+    assert may_hold_float(Move, set())
+    assert may_hold_float(Floats, set())
+    assert may_hold_float(Enums, set())  # dict[Color, float]
+    assert may_hold_float(Any, set())  # cannot tell: check
 
 
 def test_values_json_cannot_carry_are_encode_errors() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from .errors import ProtocolDefinitionError
+from .typeinfo import check_distinct_names
 
 __all__ = ["MessageSide", "variants_of"]
 
@@ -46,9 +47,5 @@ def variants_of(side: MessageSide) -> tuple[type, ...]:
         if cls in seen:
             raise ProtocolDefinitionError(f"{cls.__qualname__} appears twice in one protocol side")
         seen.append(cls)
-    names = [cls.__name__ for cls in seen]
-    if len(set(names)) != len(names):
-        raise ProtocolDefinitionError(
-            f"message classes of one side must have distinct names (used as tags): {names}"
-        )
+    check_distinct_names(seen)
     return tuple(seen)

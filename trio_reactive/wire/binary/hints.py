@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import struct
 import sys
-import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ import attrs
 import construct as c  # type: ignore[import-untyped]
 
 from ..errors import ProtocolDefinitionError
+from ..typeinfo import optional_of, type_name
 from .constructs import _Counted, _flag, _Located, _Maybe, _Message, _Table
 from .nodes import (
     BOOL_OF_BYTE,
@@ -99,11 +99,11 @@ class _LayoutBuilder:
     def variable(self, hint: Any, where: str) -> Node:
         origin, args = typing.get_origin(hint), typing.get_args(hint)
         kinds = {str: "str", bytes: "bytes", list: "list", dict: "dict"}
-        optional = _optional_of(hint)
+        optional = optional_of(hint)
         kind = "optional" if optional is not None else kinds.get(origin or hint)
         if kind is None:
             raise ProtocolDefinitionError(
-                f"{where}: {_type_name(hint)} has no binary layout; use int, float, bool, an "
+                f"{where}: {type_name(hint)} has no binary layout; use int, float, bool, an "
                 "enum, an attrs class, str, bytes, list, dict, an optional, or a layout hint "
                 "such as Annotated[int, construct.Int32ul]"
             )
@@ -132,7 +132,7 @@ class _LayoutBuilder:
     def refuse_if_fixed(self, hint: Any, where: str) -> None:
         if self.fixed:
             raise ProtocolDefinitionError(
-                f"{where}: {_type_name(hint)} has no fixed size, so the fixed binary codec "
+                f"{where}: {type_name(hint)} has no fixed size, so the fixed binary codec "
                 "cannot carry it; give it a fixed-size layout hint (e.g. Annotated[str, "
                 "construct.PaddedString(16, 'utf8')]) or use the variable binary codec"
             )
@@ -195,22 +195,10 @@ def _split_annotated(hint: Any, where: str) -> tuple[Any, Any]:
     return hint.__origin__, (layouts[0] if layouts else None)
 
 
-def _optional_of(hint: Any) -> Any:
-    """``T`` for ``T | None`` / ``Optional[T]``, else None."""
-    if not (isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union):
-        return None
-    others = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-    return others[0] if len(others) == 1 else None
-
-
 def _only_arg(args: tuple[Any, ...], hint: Any, where: str) -> Any:
     if len(args) != 1:
-        raise ProtocolDefinitionError(f"{where}: {_type_name(hint)} needs one item type")
+        raise ProtocolDefinitionError(f"{where}: {type_name(hint)} needs one item type")
     return args[0]
-
-
-def _type_name(hint: Any) -> str:
-    return hint.__qualname__ if isinstance(hint, type) else repr(hint)
 
 
 def _chunk(text: bool, where: str) -> Chunk:
@@ -246,7 +234,7 @@ def _hinted(base: Any, layout: Any, where: str) -> Scalar:
             (_pad(size, encoding),),
         )
     raise ProtocolDefinitionError(
-        f"{where}: layout hint {layout!r} does not fit {_type_name(base)}; supported hints: "
+        f"{where}: layout hint {layout!r} does not fit {type_name(base)}; supported hints: "
         "integer and float FormatFields (Int32ul, Float32l, ...) and BytesInteger for int/float "
         "(and int enums), Flag for bool, Bytes(n) for bytes, PaddedString(n, 'utf8') for str "
         "(and str enums)"
