@@ -37,6 +37,7 @@ from .peer import Peer
 from .processor import Processor, per_message
 from .protocol import Protocol
 from .server import Server, serve_tcp
+from .wire import layout
 from .wire.codec import Codec, FixedBinary, Raw, Textual, VariableBinary
 from .wire.serde import Serde
 
@@ -79,6 +80,7 @@ __all__ = [
     "VariableBinary",
     "WireError",
     "connect",
+    "layout",
     "per_message",
     "run_client",
     "serve_tcp",

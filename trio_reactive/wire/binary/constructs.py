@@ -84,6 +84,23 @@ class _Table(c.Adapter):  # type: ignore[misc]
             raise c.ValidationError(f"{obj!r} is not a {self.what}") from None
 
 
+NUL_AT_END = (
+    "ends in a NUL character, which the padding would swallow: it would come back without it"
+)
+
+
+class _NoNulAtEnd(c.Adapter):  # type: ignore[misc]
+    """A ``PaddedString`` that refuses to build what it would not parse back the same."""
+
+    def _decode(self, obj: Any, context: Any, path: str) -> Any:
+        return obj
+
+    def _encode(self, obj: Any, context: Any, path: str) -> Any:
+        if isinstance(obj, str) and obj.endswith("\x00"):
+            raise c.ValidationError(NUL_AT_END)
+        return obj
+
+
 def _flag(what: str) -> Any:
     """A strict bool byte: 0 or 1 only."""
     return _Table(c.Int8ul, dict(enumerate(BOOL_OF_BYTE)), BYTE_OF_BOOL, what)

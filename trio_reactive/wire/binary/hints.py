@@ -18,8 +18,9 @@ import attrs
 import construct as c  # type: ignore[import-untyped]
 
 from ..errors import ProtocolDefinitionError
-from ..typeinfo import optional_of, type_name
-from .constructs import _Counted, _flag, _Located, _Maybe, _Message, _Table
+from ..layout import Layout
+from ..typeinfo import optional_of, strip_annotated, type_name
+from .constructs import NUL_AT_END, _Counted, _flag, _Located, _Maybe, _Message, _NoNulAtEnd, _Table
 from .nodes import (
     BOOL_OF_BYTE,
     BYTE_OF_BOOL,
@@ -105,7 +106,7 @@ class _LayoutBuilder:
             raise ProtocolDefinitionError(
                 f"{where}: {type_name(hint)} has no binary layout; use int, float, bool, an "
                 "enum, an attrs class, str, bytes, list, dict, an optional, or a layout hint "
-                "such as Annotated[int, construct.Int32ul]"
+                "such as Annotated[int, tr.layout.U32]"
             )
         self.refuse_if_fixed(hint, where)
         if kind == "optional":
@@ -133,8 +134,7 @@ class _LayoutBuilder:
         if self.fixed:
             raise ProtocolDefinitionError(
                 f"{where}: {type_name(hint)} has no fixed size, so the fixed binary codec "
-                "cannot carry it; give it a fixed-size layout hint (e.g. Annotated[str, "
-                "construct.PaddedString(16, 'utf8')]) or use the variable binary codec"
+                f"cannot carry it; {_fixed_instead(hint)}"
             )
 
     def enum(self, base: type[enum.Enum], layout: Any, where: str) -> Node:
@@ -168,6 +168,27 @@ class _LayoutBuilder:
         )
 
 
+def _fixed_instead(hint: Any) -> str:
+    """What to do instead, for a type the fixed codec cannot carry."""
+    base = strip_annotated(hint)
+    if base is str or (isinstance(base, type) and issubclass(base, enum.Enum)):
+        return (
+            f"give it a fixed size, Annotated[{type_name(base)}, tr.layout.Padded(16)] (16 bytes "
+            "of UTF-8, NUL-padded), or use the variable binary codec"
+        )
+    if base is bytes:
+        return (
+            "give it a fixed size, Annotated[bytes, tr.layout.Bytes(16)], or use the variable "
+            "binary codec"
+        )
+    if optional_of(base) is not None:
+        return (
+            "an optional has no fixed-size form: use the variable binary codec, or a field that "
+            "is always present (with a value that means none)"
+        )
+    return "use the variable binary codec"
+
+
 def _refuse_empty_items(min_size: int, where: str) -> None:
     """Repeated items must take bytes: else a count alone could make us build any number."""
     if min_size == 0:
@@ -186,12 +207,19 @@ def _hints(cls: type, where: str) -> dict[str, Any]:
 
 
 def _split_annotated(hint: Any, where: str) -> tuple[Any, Any]:
-    """``Annotated[T, <construct>, ...]`` -> ``(T, <construct>)``; other metadata is ignored."""
+    """``Annotated[T, <layout>, ...]`` -> ``(T, <construct>)``; other metadata is ignored.
+
+    A layout is a :class:`~trio_reactive.wire.layout.Layout` or a construct object.
+    """
     if typing.get_origin(hint) is not Annotated:
         return hint, None
-    layouts = [m for m in hint.__metadata__ if isinstance(m, c.Construct)]
+    layouts = [
+        m.construct if isinstance(m, Layout) else m
+        for m in hint.__metadata__
+        if isinstance(m, (Layout, c.Construct))
+    ]
     if len(layouts) > 1:
-        raise ProtocolDefinitionError(f"{where}: more than one construct layout hint")
+        raise ProtocolDefinitionError(f"{where}: more than one layout hint")
     return hint.__origin__, (layouts[0] if layouts else None)
 
 
@@ -227,17 +255,17 @@ def _hinted(base: Any, layout: Any, where: str) -> Scalar:
         size, encoding = padded
         return Scalar(
             where,
-            _Located(layout, where),
+            _Located(_NoNulAtEnd(layout), where),
             f"{size}s",
             size,
             (_unpad(encoding),),
             (_pad(size, encoding),),
         )
     raise ProtocolDefinitionError(
-        f"{where}: layout hint {layout!r} does not fit {type_name(base)}; supported hints: "
-        "integer and float FormatFields (Int32ul, Float32l, ...) and BytesInteger for int/float "
-        "(and int enums), Flag for bool, Bytes(n) for bytes, PaddedString(n, 'utf8') for str "
-        "(and str enums)"
+        f"{where}: layout hint {layout!r} does not fit {type_name(base)}; the hints are the "
+        "integers of tr.layout (U8 ... I64BE, Integer(n, signed=...)) for int and int enums, "
+        "F32/F64 for float, Bytes(n) for bytes, Padded(n) for str and str enums (or the "
+        "construct objects they stand for)"
     )
 
 
@@ -320,6 +348,8 @@ def _pad(size: int, encoding: str) -> Callable[[str], bytes]:
         raw = value.encode(encoding)
         if len(raw) > size:
             raise ValueError(f"encodes to {len(raw)} bytes, over the {size} available")
+        if raw.endswith(b"\x00"):
+            raise ValueError(NUL_AT_END)
         return raw
 
     return encode

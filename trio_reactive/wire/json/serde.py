@@ -22,8 +22,9 @@ what came instead.  Other choices on the wire:
 
 Everything per class is worked out once in ``__init__``: the structure and unstructure functions,
 whether a class can hold a float, and generated encoding code (:class:`.encoders.EncoderSource`)
-and structure functions (:class:`.decoders.DecoderSource`).  Decoding a message is ``orjson.loads``, a dict
-lookup by tag and the generated function, which hands anything unusual to the strict cattrs one.
+and structure functions (:class:`.decoders.DecoderSource`).  Decoding a message is
+``orjson.loads``, a dict lookup by tag and the generated function, which hands anything unusual
+to the strict cattrs one.
 Errors are explained only on the slow path, after the fast path has failed, so naming them costs
 nothing when frames are good.
 """
