@@ -30,7 +30,7 @@ from tests.models import (
     Stamped,
 )
 from tests.strategies import messages, strategy_for, variants
-from trio_reactive.errors import DecodeError, EncodeError, ProtocolDefinitionError
+from trio_reactive.errors import ConfigError, DecodeError, EncodeError, ProtocolDefinitionError
 from trio_reactive.wire.codec import Textual
 from trio_reactive.wire.json.encoders import float_fields, may_hold_float
 from trio_reactive.wire.json.serde import JsonSerde, make_json_converter
@@ -191,6 +191,12 @@ def test_a_user_converter_with_its_own_hooks() -> None:
     assert error.reason.startswith("invalid Point: ")
     # The default converter is not affected.
     assert RICH_SERDE.encode(Point(1, 2)) == b'{"Point":{"x":1,"y":2}}'
+    # And the textual codec takes it as it is.
+    codec = Textual(converter=converter).compile((Point,), (Point,))
+    assert codec.encoder().encode(Point(5, 6)) == b'{"Point":[5,6]}\n'
+    assert codec.decoder().decode_batch(b'{"Point":[7,8]}\n') == [Point(7, 8)]
+    with pytest.raises(ConfigError):
+        Textual(converter=converter, serde_json=True)
 
 
 # ---------------------------------------------------------------- decode errors name the problem

@@ -11,7 +11,7 @@ a user serde goes with the codec's framer through the plain ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -99,7 +99,9 @@ class Textual:
 
     ``serde_json`` makes the built-in serde write exactly what Rust's ``serde_json`` writes
     for the same types (a fieldless message as ``"Name"``, bytes as arrays of numbers, int
-    enums by member name); it reads both forms either way.
+    enums by member name); it reads both forms either way.  ``converter`` gives the built-in
+    serde a cattrs converter of your own, e.g. ``make_json_converter()`` with hooks registered
+    for your types.
     ``keep_line_endings`` hands a custom serde each line with its ``\\n`` or ``\\r\\n`` (and
     it must end what it encodes with one); otherwise endings are stripped and empty lines
     skipped (``skip_empty_lines``).  A last line the input ends without a newline is reported
@@ -108,14 +110,17 @@ class Textual:
 
     serde: Serde | None = None
     serde_json: bool = False
+    converter: Any = None
     keep_line_endings: bool = False
     skip_empty_lines: bool = True
     deliver_last_line: bool = False
     name: str = attrs.field(default="textual", init=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.serde is not None and self.serde_json:
-            raise ConfigError("Textual: serde_json= is an option of the built-in serde only")
+        if self.serde is not None and (self.serde_json or self.converter is not None):
+            raise ConfigError("Textual: serde_json= and converter= are for the built-in serde")
+        if self.serde_json and self.converter is not None:
+            raise ConfigError("Textual: give serde_json=True or a converter, not both")
         if self.serde is None and self.keep_line_endings:
             raise ConfigError("Textual: keep_line_endings needs a serde= that reads whole lines")
 
@@ -123,7 +128,9 @@ class Textual:
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
         if self.serde is None:
-            serde: BatchSerde = JsonSerde(decode_types, encode_types, serde_json=self.serde_json)
+            serde: BatchSerde = JsonSerde(
+                decode_types, encode_types, converter=self.converter, serde_json=self.serde_json
+            )
         else:
             serde = as_batch_serde(self.serde)
 
