@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..codegen import Source
+from ..prefix import LENGTH
 from .nodes import BOOL_OF_BYTE, Node, Record, Scalar, Step
 
 __all__ = [
@@ -256,7 +257,7 @@ def flat_encoder(record: Record, tag: int, pad: int = 0, *, length_prefix: bool 
     ]
     if length_prefix:
         arguments.insert(0, str(layout.size))
-        layout = struct.Struct("<I" + layout.format[1:])
+        layout = struct.Struct(LENGTH.format + layout.format[1:])  # the u32 prefix, then it
     with source.block(f"def {source.name}(m):"):
         source.line(f"return {source.const(layout.pack, 'pack')}({', '.join(arguments)})")
     encode: Encode = source.compile()
