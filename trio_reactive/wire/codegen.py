@@ -75,8 +75,12 @@ class Source:
         finally:
             self._depth -= 1
 
+    def run(self) -> dict[str, Any]:
+        """Run the source; return its namespace, with what it defined."""
+        execute(self.lines, self.name, self.namespace)
+        return self.namespace
+
     def compile(self) -> Callable[..., Any]:
         """Run the source; return the function it defines under ``name``."""
-        execute(self.lines, self.name, self.namespace)
-        function: Callable[..., Any] = self.namespace[self.name]
+        function: Callable[..., Any] = self.run()[self.name]
         return function

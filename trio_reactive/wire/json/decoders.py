@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 from cattrs.cols import is_mapping
 
-from ..codegen import execute
+from ..codegen import Source
 from ..typeinfo import strip_annotated
 from .hooks import (
     StrictHooks,
@@ -61,18 +61,17 @@ class DecoderSource:
 
     def __init__(self, hooks: StrictHooks) -> None:
         self.hooks = hooks
-        self.namespace: dict[str, Any] = {}
+        self.source = Source("json decoders")
         self.names: dict[type, str] = {}
         self.pending: list[type] = []
-        self.code: list[str] = []
 
     def build(self, classes: Sequence[type]) -> dict[type, StructureHook]:
         """The structure function of each class (and of the attrs classes nested in them)."""
         names = [self.name_for(cls) for cls in classes]
         while self.pending:
             self._add(self.pending.pop())
-        execute(self.code, "json decoders", self.namespace)
-        return {cls: self.namespace[name] for cls, name in zip(classes, names, strict=True)}
+        namespace = self.source.run()
+        return {cls: namespace[name] for cls, name in zip(classes, names, strict=True)}
 
     def name_for(self, cls: type) -> str:
         """The name the function of ``cls`` has in the generated code; generated once, later."""
@@ -83,15 +82,13 @@ class DecoderSource:
         return name
 
     def _bind(self, value: Any) -> str:
-        name = f"c{len(self.namespace)}"
-        self.namespace[name] = value
-        return name
+        return self.source.const(value, "c")
 
     def _add(self, cls: type) -> None:
         name = self.names[cls]
         strict = self._bind(self.hooks.converter.get_structure_hook(cls))
         if not is_plain_attrs(cls):  # not structured by StrictHooks.attrs_hook
-            self.code.append(f"{name} = {strict}")
+            self.source.lines.append(f"{name} = {strict}")
             return
         fields = [field for field in attrs.fields(cls) if field.init]
         try:
@@ -101,7 +98,7 @@ class DecoderSource:
         types_ = [hints.get(field.name) for field in fields]
         if any(tp is None or isinstance(tp, typing.TypeVar) for tp in types_):
             # cattrs structures these fields its own way: keep its function.
-            self.code.append(f"{name} = {strict}")
+            self.source.lines.append(f"{name} = {strict}")
             return
         reads: list[str] = []
         tests: list[str] = []
@@ -119,7 +116,7 @@ class DecoderSource:
         build = f"return {self._bind(cls)}({', '.join(arguments)})"
         if tests:
             build = f"if {' and '.join(tests)}:\n            {build}"
-        self.code += [
+        self.source.lines += [
             f"def {name}(o, _):",
             f"    if type(o) is dict and len(o) == {len(fields)}:",
             *reads,

@@ -14,7 +14,7 @@ import cattrs.gen
 import orjson
 from cattrs.fns import identity
 
-from ..codegen import execute
+from ..codegen import Source
 from ..errors import EncodeError
 from ..typeinfo import strip_annotated
 from .wording import first_non_finite, short
@@ -144,7 +144,9 @@ class EncoderSource:
     """
 
     def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {"dumps": orjson.dumps}
+        self.source = Source("json encoders")
+        self.namespace = self.source.namespace
+        self.namespace["dumps"] = orjson.dumps
         self.bodies: list[tuple[str, list[str]]] = []  # (name of the class, statements)
 
     def add(
@@ -219,7 +221,8 @@ class EncoderSource:
             code.append("        append(by_type[type(m)](m))")
         code.append("    return result")
         self.namespace["by_type"] = by_type = {}
-        execute(code, "json encoders", self.namespace)
+        self.source.lines = code
+        self.source.run()
         for index, (cls_name, _) in enumerate(self.bodies):
             by_type[self.namespace[cls_name]] = self.namespace["encoders"][index]
         encode_many: Callable[[Sequence[Any]], list[bytes]] = self.namespace["encode_many"]
