@@ -73,6 +73,27 @@ def test_raw_sides_are_bytes() -> None:
         Raw().compile((Ping,), (bytes,))
 
 
+BUILT_IN = [Textual(), FixedBinary(), VariableBinary()]
+
+
+@pytest.mark.parametrize("codec", BUILT_IN, ids=lambda c: c.name)
+def test_a_bytes_side_needs_the_raw_codec_or_a_serde(codec: Any) -> None:
+    with pytest.raises(ProtocolDefinitionError, match=r"use codec=tr.Raw\(\)"):
+        codec.compile((bytes,), (Ping,))
+
+
+def test_a_custom_serde_may_carry_bytes() -> None:
+    class AsIs:
+        def encode(self, message: bytes) -> bytes:
+            return message
+
+        def decode(self, payload: bytes) -> bytes:
+            return payload
+
+    built = Textual(serde=AsIs()).compile((bytes,), (bytes,))
+    assert built.decoder().decode_batch(built.encoder().encode_batch([b"a", b"b"])) == [b"a", b"b"]
+
+
 def test_a_head_of_lines_hands_its_body_to_a_raw_stage_byte_for_byte() -> None:
     """What a composite HTTP service does: lines up to the empty one, then the raw rest."""
     head = Textual(serde=Lines(), keep_line_endings=True).compile((Line,), (Line,))

@@ -93,6 +93,15 @@ def framed(
     )
 
 
+def _refuse_bytes_sides(codec: str, *sides: tuple[type, ...]) -> None:
+    """A built-in serde carries attrs classes: a side of raw bytes needs another codec."""
+    if any(bytes in side for side in sides):
+        raise ProtocolDefinitionError(
+            f"the {codec} codec's built-in serde carries attrs classes, and a side of this "
+            "protocol is bytes: use codec=tr.Raw() for a raw byte stream, or give a serde"
+        )
+
+
 @attrs.frozen
 class Textual:
     """Newline-separated UTF-8 text; JSON objects via cattrs + orjson unless ``serde`` is given.
@@ -128,6 +137,7 @@ class Textual:
         self, decode_types: tuple[type, ...], encode_types: tuple[type, ...]
     ) -> CompiledCodec:
         if self.serde is None:
+            _refuse_bytes_sides(self.name, decode_types, encode_types)
             serde: BatchSerde = JsonSerde(
                 decode_types, encode_types, converter=self.converter, serde_json=self.serde_json
             )
@@ -167,6 +177,7 @@ class FixedBinary:
             return framed(
                 self.name, serde, lambda n: FixedFramer(size, n), lambda n: FixedFramer(size, n)
             )
+        _refuse_bytes_sides(self.name, decode_types, encode_types)
         built = FixedSerde(decode_types, encode_types)
         inbound, outbound = built.decode_size, built.encode_size
         return CompiledCodec(
@@ -192,6 +203,7 @@ class VariableBinary:
         if self.serde is not None:
             serde = as_batch_serde(self.serde)
             return framed(self.name, serde, LengthPrefixedFramer, LengthPrefixedFramer)
+        _refuse_bytes_sides(self.name, decode_types, encode_types)
         built = VariableSerde(decode_types, encode_types)
         smallest = built.smallest_fixed_frame
         frames = length_prefixed_frames(built)
