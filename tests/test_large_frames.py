@@ -68,6 +68,21 @@ def test_a_long_line_in_pieces_is_refused_at_the_piece_that_exceeds_the_limit() 
     assert framer._kept == []
 
 
+@pytest.mark.parametrize("codec", [Textual(), VariableBinary()], ids=lambda c: c.name)
+def test_a_frame_refused_in_pieces_leaves_all_its_bytes_for_a_hand_over(
+    codec: Textual | VariableBinary,
+) -> None:
+    built = codec.compile((Ping,), (Ping,))
+    ping = built.encoder().encode(Ping(1))
+    blob = ping[:2] + bytes(range(11, 256)) * 8  # no newline, and a huge length prefix
+    decoder = built.decoder(64)
+    batches = [decoder.decode(piece) for piece in (ping, blob[:2], blob[2:])]
+    assert batches[0].messages == [Ping(1)]
+    assert batches[-1].overflow is not None
+    assert decoder.unconsumed(batches, 0) == ping + blob
+    assert decoder.unconsumed(batches, 1) == blob
+
+
 def test_an_oversize_prefix_is_refused_before_its_payload_arrives() -> None:
     framer = LengthPrefixedFramer(SIZE)
     frame = LengthPrefixedFramer().frame(b"z" * (SIZE + 1))

@@ -37,6 +37,7 @@ __all__ = [
     "FixedDecoder",
     "FramingEncoder",
     "Raw",
+    "Serde",
     "Textual",
     "VariableBinary",
     "VariableDecoder",

@@ -42,6 +42,7 @@ class LineFramer(FramerBase):
         if b"\n" not in data:
             size = self._kept_size + len(data)
             if size > limit + data.endswith(b"\r"):  # a last \r may start a \r\n ending
+                self._kept.append(bytes(data))  # the bytes from the long line on are left over
                 raise self._overflow(size, [], None)
             return self._keep(data)
         joined = self._joined(data)
