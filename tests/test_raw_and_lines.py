@@ -163,3 +163,26 @@ def test_a_binary_frame_cut_by_the_end_of_input_is_reported(codec: Any) -> None:
     assert isinstance(error, DecodeError)
     assert "the input ended inside" in error.reason
     assert error.frame == frame[:-1]
+
+
+LINES = st.lists(st.sampled_from(["", "\r", "a", "bc", "d\r"]), max_size=12)
+
+
+@FAST
+@given(LINES, st.lists(st.integers(0, 60), max_size=6), st.booleans(), st.data())
+def test_unconsumed_is_exact_with_skipped_empty_lines_and_kept_endings(
+    lines: list[str], cuts: list[int], keep: bool, data: st.DataObject
+) -> None:
+    """Whatever is skipped or kept, a fresh decoder of the reported bytes gives the rest."""
+    built = Textual(serde=Lines(), keep_line_endings=keep).compile((Line,), (Line,))
+    stream = "".join(line + "\n" for line in lines).encode() + b"tail"
+    decoder = built.decoder()
+    batches = [decoder.decode(chunk) for chunk in split_at(stream, cuts)]
+    decoded = [line for batch in batches for line in batch.messages]
+    first = data.draw(st.integers(0, len(batches)))
+    rest = batches[first:]
+    k = data.draw(st.integers(0, len(rest[0].messages))) if rest else 0
+    handled = sum(len(batch.messages) for batch in batches[:first]) + k
+    fresh = built.decoder()
+    assert fresh.decode_batch(decoder.unconsumed(rest, k)) == decoded[handled:]
+    assert fresh.framer.pending == b"tail"
