@@ -1,7 +1,8 @@
 """Binary layouts derived from attrs message classes, as construct schemas.
 
 A message class's fields, in ``attrs.fields`` order, decide its bytes.  A field may carry a
-layout hint, ``typing.Annotated[T, <construct type>]``; without one it gets a default:
+layout hint, ``typing.Annotated[T, tr.layout.U16]`` (a :mod:`~trio_reactive.wire.layout` value
+or the construct object it stands for); without one it gets a default:
 
 =====================================  ====================================================
 field type                             bytes
@@ -16,14 +17,14 @@ str-valued ``enum.Enum``               its value as a string
 =====================================  ====================================================
 
 The last five have no fixed size, so only the variable schema accepts them (unless a hint gives
-them one, e.g. ``Annotated[str, construct.PaddedString(16, "utf8")]``).  A protocol side is a
+them one, e.g. ``Annotated[str, tr.layout.Padded(16)]``).  A protocol side is a
 u8 tag, the index of the message class in the side's declaration order, then the message; in
 the fixed schema every message is zero-padded to the largest, so every record has one size.
 
 Why construct: the schema is a readable, executable *specification* of the bytes, and the tests
 hold the fast codecs to it.  Parsing with it is far too slow for the hot path (5-20 us per
-message), so :mod:`.fixed` and :mod:`.variable` compile the same layout, described
-here as a small tree of nodes (:data:`Node`), into ``struct`` formats and generated Python; when
+message), so :mod:`.fixed` and :mod:`.variable` compile the same layout, a small tree of
+nodes (:mod:`.nodes`, derived by :mod:`.hints`), into ``struct`` formats and generated Python; when
 their fast path rejects a payload they ask the schema *why* (:meth:`SideSchema.why_undecodable`),
 so error messages name the class, the field and the problem at no cost to good messages.
 

@@ -16,7 +16,7 @@ what came instead.  Other choices on the wire:
   languages read out of the box);
 * ``datetime``/``date`` are ISO 8601 strings (written by orjson, read by ``fromisoformat``);
 * enums travel as their values;
-* ``typing.Annotated`` metadata (binary layout hints such as ``construct.Int32ul``) is ignored;
+* ``typing.Annotated`` metadata (binary layout hints such as ``tr.layout.U32``) is ignored;
 * NaN and infinities have no JSON form: orjson refuses them on input, and encoding refuses them
   with :class:`EncodeError` instead of letting orjson write ``null``.
 
