@@ -1,9 +1,10 @@
 """Talking to a Rust peer that uses serde_json with serde's default (externally tagged) enums.
 
 ``RECORDED`` is what serde_json 1.0.87 wrote for these messages: ``tests/serde_json_peer`` is
-the program that printed it (``cargo run`` there, with serde and serde_json available).  The
-textual codec reads it as it is, with or without ``serde_json=True``, and with that option
-writes exactly the same bytes.
+the program that printed it (``cargo run`` there, with serde and serde_json available), and
+that program also read back everything ``MESSAGES`` encodes to with ``serde_json=True``.  The
+textual codec reads the recorded bytes as they are, with or without ``serde_json=True``, and
+with that option writes exactly the same bytes.
 """
 
 from __future__ import annotations
@@ -57,13 +58,19 @@ class Blob:
     at: Point
 
 
-CLASSES = (Quit, Ping, Move, Blob)
+@attrs.frozen
+class Counts:
+    by_color: dict[Color, int]
+
+
+CLASSES = (Quit, Ping, Move, Blob, Counts)
 MESSAGES = [
     Quit(),
     Ping(7),
     Move(3, 1.5, -0.25, Color.GREEN, True),
     Blob("ann", b"\x00\x01\xff", None, ["a", "é"], Point(-1, 2)),
     Blob("", b"", -5, [], Point(0, 0)),
+    Counts({Color.RED: 1, Color.BLUE: 3}),
 ]
 RECORDED = """\
 "Quit"
@@ -71,6 +78,7 @@ RECORDED = """\
 {"Move":{"player":3,"x":1.5,"y":-0.25,"color":"GREEN","hit":true}}
 {"Blob":{"name":"ann","data":[0,1,255],"maybe":null,"tags":["a","é"],"at":{"x":-1,"y":2}}}
 {"Blob":{"name":"","data":[],"maybe":-5,"tags":[],"at":{"x":0,"y":0}}}
+{"Counts":{"by_color":{"RED":1,"BLUE":3}}}
 """.encode()
 
 SERDE_JSON = Textual(serde_json=True).compile(CLASSES, CLASSES)
@@ -95,6 +103,7 @@ def test_the_default_form_differs_only_where_serde_json_does() -> None:
     assert default[1] == recorded[1]
     assert default[2] == recorded[2].replace(b'"GREEN"', b"2")
     assert default[3] == recorded[3].replace(b"[0,1,255]", b'"AAH/"')
+    assert default[5] == b'{"Counts":{"by_color":{"1":1,"3":3}}}'
 
 
 def test_a_bare_tag_is_only_a_message_with_no_fields() -> None:

@@ -303,8 +303,12 @@ class StrictHooks:
         if key_type is not int and not int_valued:
             return hook
 
+        names = {member.name for member in key_type} if int_valued else set()
+
         def structure_int_key(value: Any, tp: Any) -> Any:
             if type(value) is str:
+                if value in names:  # serde_json keys a C-like enum by its variant's name
+                    return hook(value, tp)
                 try:
                     number = int(value)
                 except ValueError:
@@ -347,9 +351,9 @@ def make_json_converter(*, serde_json: bool = False) -> cattrs.Converter:
     """The converter :class:`JsonSerde` uses by default: orjson preconf, strict, base64 bytes.
 
     Exposed so that users can register hooks for their own types on a converter that already
-    behaves like the default, then pass it as ``JsonSerde(..., converter=...)``.  With
-    ``serde_json``, bytes are written as arrays of numbers and int enums by member name, as
-    Rust's serde_json writes ``Vec<u8>`` and C-like enums; both forms are read either way.
+    behaves like the default, then pass it as ``Textual(converter=...)``.  With ``serde_json``,
+    bytes are written as arrays of numbers and int enums (values and map keys) by member name,
+    as Rust's serde_json writes ``Vec<u8>`` and C-like enums; both forms are read either way.
     """
     converter = make_converter(forbid_extra_keys=True)
     if serde_json:
@@ -357,9 +361,9 @@ def make_json_converter(*, serde_json: bool = False) -> cattrs.Converter:
         converter.register_unstructure_hook_factory(_is_int_enum, lambda _: _enum_name)
     else:
         converter.register_unstructure_hook(bytes, _unstructure_bytes)
+    key = _serde_json_enum_key if serde_json else _enum_key
     converter.register_unstructure_hook_factory(
-        _has_enum_keys,
-        lambda tp: converter.gen_unstructure_mapping(tp, key_handler=_enum_key),
+        _has_enum_keys, lambda tp: converter.gen_unstructure_mapping(tp, key_handler=key)
     )
     StrictHooks(converter).install()
     return converter
@@ -378,6 +382,12 @@ def _enum_key(member: enum.Enum, _: Any = None) -> str:
     """
     value = member.value
     return value if isinstance(value, str) else str(value)
+
+
+def _serde_json_enum_key(member: enum.Enum, _: Any = None) -> str:
+    """An enum key as serde_json writes it: an int enum by member name, a str enum by value."""
+    value = member.value
+    return value if isinstance(value, str) else member.name
 
 
 def _is_int_enum(tp: Any) -> bool:
