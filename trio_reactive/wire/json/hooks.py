@@ -1,8 +1,8 @@
-"""Strict cattrs structure hooks, and the converters the JSON serde uses.
+"""Strict cattrs structure hooks.
 
 cattrs is lenient by default (``"5"`` becomes ``5``, ``null`` the string ``"None"``); a peer's
 bytes are untrusted input, so every hook here takes exactly one JSON type and says what came
-instead.  :func:`make_json_converter` builds a converter with them installed.
+instead.  :class:`StrictHooks` installs them on a converter (:mod:`.converter`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
-from cattrs.preconf.orjson import make_converter
 
 from ..typeinfo import strip_annotated
 from .wording import Invalid, StructureHook, describe, short
 
-__all__ = ["StrictHooks", "make_json_converter", "shared_converter"]
+__all__ = ["StrictHooks", "is_enum", "unstructure_bytes"]
 
 
 
@@ -77,7 +76,7 @@ def _structure_bytes(value: Any, _: Any) -> bytes:
     raise Invalid(f"expected a base64 string or an array of bytes, got {describe(value)}")
 
 
-def _unstructure_bytes(value: bytes) -> str:
+def unstructure_bytes(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
@@ -345,68 +344,3 @@ class StrictHooks:
             return out
 
         return structure_mapping
-
-
-def make_json_converter(*, serde_json: bool = False) -> cattrs.Converter:
-    """The converter :class:`JsonSerde` uses by default: orjson preconf, strict, base64 bytes.
-
-    Exposed so that users can register hooks for their own types on a converter that already
-    behaves like the default, then pass it as ``Textual(converter=...)``.  With ``serde_json``,
-    bytes are written as arrays of numbers and int enums (values and map keys) by member name,
-    as Rust's serde_json writes ``Vec<u8>`` and C-like enums; both forms are read either way.
-    """
-    converter = make_converter(forbid_extra_keys=True)
-    if serde_json:
-        converter.register_unstructure_hook(bytes, list)
-        converter.register_unstructure_hook_factory(_is_int_enum, lambda _: _enum_name)
-    else:
-        converter.register_unstructure_hook(bytes, _unstructure_bytes)
-    key = _serde_json_enum_key if serde_json else _enum_key
-    converter.register_unstructure_hook_factory(
-        _has_enum_keys, lambda tp: converter.gen_unstructure_mapping(tp, key_handler=key)
-    )
-    StrictHooks(converter).install()
-    return converter
-
-
-def _has_enum_keys(tp: Any) -> bool:
-    return is_mapping(tp) and is_enum(strip_annotated(mapping_form(tp)[0]))
-
-
-def _enum_key(member: enum.Enum, _: Any = None) -> str:
-    """An enum as a JSON object key: its value, as ``StrictHooks.key_hook`` reads it back.
-
-    The orjson preset keys any enum that is not a ``str`` subclass by ``str(member)``
-    (``"Size.BIG"``), which no enum structures from.  (cattrs calls a key handler with the key
-    alone; its annotation names a second, optional argument.)
-    """
-    value = member.value
-    return value if isinstance(value, str) else str(value)
-
-
-def _serde_json_enum_key(member: enum.Enum, _: Any = None) -> str:
-    """An enum key as serde_json writes it: an int enum by member name, a str enum by value."""
-    value = member.value
-    return value if isinstance(value, str) else member.name
-
-
-def _is_int_enum(tp: Any) -> bool:
-    return is_enum(tp) and all(type(member.value) is int for member in tp)
-
-
-def _enum_name(member: enum.Enum) -> str:
-    return member.name
-
-
-#: The default converters, plain and serde_json's, built on first use and then reused (cattrs
-#: caches the hooks it makes on them).
-default_converters: dict[bool, cattrs.Converter] = {}
-
-
-def shared_converter(serde_json: bool) -> cattrs.Converter:
-    converter = default_converters.get(serde_json)
-    if converter is None:
-        converter = default_converters[serde_json] = make_json_converter(serde_json=serde_json)
-    return converter
-
-

@@ -41,9 +41,10 @@ import orjson
 
 from ..errors import DecodeError, EncodeError, ProtocolDefinitionError
 from ..typeinfo import check_distinct_names
+from .converter import default_converters, make_json_converter, shared_converter
 from .decoders import DecoderSource
 from .encoders import EncoderSource, describe_message, inline_fields
-from .hooks import StrictHooks, default_converters, make_json_converter, shared_converter
+from .hooks import StrictHooks
 from .wording import StructureHook, describe, explain, short
 
 __all__ = ["JsonSerde", "make_json_converter"]
