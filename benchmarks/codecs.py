@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.codecs            # 1M messages per codec and direction
     python -m benchmarks.codecs --smoke    # 10k: checks that everything runs
+    python -m benchmarks.codecs --large    # CPU for one 4 MiB frame, whole and in 1 KiB reads
 
 Each codec decodes and encodes small messages (:class:`Move`, four fields) through the entry
 points the engine calls: ``Decoder.decode_batch`` on 64 KiB reads cut anywhere in the stream
@@ -18,6 +19,13 @@ fastest idiomatic form for this one message class, and produce the same bytes:
 
 The machines are noisy (about ±30% from run to run): the runs are interleaved in rounds and each
 contender keeps its best round, and only ratios within one run are meaningful.
+
+``--large`` measures what a large frame costs when it arrives in small reads: one 4 MiB frame
+per codec, fed whole and in 1 KiB reads, in CPU seconds (``time.process_time``).  A framer that
+kept its partial frame as one ``bytes`` and re-joined it on each read would pay for the square
+of the read count; the two numbers must stay within a small factor of each other.  Before the
+framers kept a partial frame as pieces, the 1 KiB reads cost 5.2 s (textual) and 0.53 s
+(variable) against 0.04 s and 0.02 s now (``results/2026-12-01-codecs-wire-v2.txt``).
 
 The textual encode baseline comes twice.  orjson gives each output a 1 KiB buffer and shrinks it
 in place, so a server that keeps a batch of hundreds of outputs (to frame them into one write)
@@ -189,6 +197,42 @@ def cattrs_orjson(copy: bool) -> Contender:
     return Contender(label, make_decoder, encode_batch)
 
 
+# ---------------------------------------------------------------- one large frame
+
+LARGE = 4 * 1024 * 1024
+PIECE = 1024
+
+
+@attrs.frozen
+class Blob:
+    """One large message: a string for the textual codec, bytes for the variable one."""
+
+    data: str
+
+
+def large_frame(codec: Codec) -> tuple[float, float]:
+    """CPU seconds to decode one 4 MiB frame fed whole, then in 1 KiB reads."""
+    compiled = codec.compile((Blob,), (Blob,))
+    frame = compiled.encoder().encode(Blob("x" * LARGE))
+    pieces = [frame[i : i + PIECE] for i in range(0, len(frame), PIECE)]
+    times = []
+    for feed in ([frame], pieces):
+        decoder = compiled.decoder()
+        started = time.process_time()
+        messages = [message for piece in feed for message in decoder.decode(piece).messages]
+        times.append(time.process_time() - started)
+        assert messages == [Blob("x" * LARGE)], compiled.name
+    return times[0], times[1]
+
+
+def run_large() -> int:
+    print(f"one {LARGE // 1024 // 1024} MiB frame, CPU seconds: fed whole / in {PIECE} B reads")
+    for codec in (Textual(), VariableBinary()):
+        whole, pieces = large_frame(codec)
+        print(f"{codec.name:9} {whole:8.3f} s {pieces:8.3f} s  ({pieces / whole:.1f}x)")
+    return 0
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -306,7 +350,12 @@ def main(argv: list[str] | None = None) -> int:
         "--messages", type=int, default=1_000_000, help="per codec and direction (default 1M)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, best kept")
+    parser.add_argument(
+        "--large", action="store_true", help="CPU for one 4 MiB frame, whole and in 1 KiB reads"
+    )
     args = parser.parse_args(argv)
+    if args.large:
+        return run_large()
     total = 10_000 if args.smoke else args.messages
     rounds = 1 if args.smoke else max(1, args.rounds)
     suites = [

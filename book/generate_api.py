@@ -96,7 +96,7 @@ def alias_docstrings() -> dict[str, str]:
 
 def docstring(name: str, value: Any, aliases: dict[str, str]) -> str | None:
     """The name's own docstring (not one inherited from a base class or a typing construct)."""
-    if isinstance(value, type) or inspect.isfunction(value):
+    if isinstance(value, type) or inspect.isfunction(value) or inspect.ismodule(value):
         own = value.__dict__.get("__doc__") if isinstance(value, type) else value.__doc__
         return own or None
     return aliases.get(name)

@@ -7,7 +7,9 @@
 
 One set of message classes serves every codec, picked at run time.  The fixed-binary codec gives
 every message one size, so ``World.place`` says how it is laid out: 16 bytes of UTF-8, padded
-with zeros.  The textual and variable-binary codecs carry the same field as an ordinary string.
+with NUL bytes (``tr.layout.Padded(16)``).  The variable-binary codec honours the same hint: the
+field is those 16 bytes there too, not a length-prefixed string.  The textual codec ignores
+layout hints and writes an ordinary JSON string.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from collections.abc import Callable
 from typing import Annotated
 
 import attrs
-import construct
 import trio
 
 import trio_reactive as tr
@@ -38,7 +39,7 @@ class Hello:
 class World:
     """What the server answers."""
 
-    place: Annotated[str, construct.PaddedString(16, "utf8")]
+    place: Annotated[str, tr.layout.Padded(16)]
 
 
 PROTOCOL = tr.Protocol(client=Hello, server=World)

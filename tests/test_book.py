@@ -27,19 +27,11 @@ SUMMARY = SRC / "SUMMARY.md"
 RUN_TIMEOUT = 30
 #: The rendered page shows this many columns of a code block before clipping it.
 CODE_WIDTH = 88
-#: Chapters not yet held to that width: their code blocks are still to be rewrapped.
-WIDTH_NOT_YET_CHECKED = {"wire-formats.md"}
-#: Public members still without a docstring (the connection handles' send methods and the wire
-#: layer's codec and serde protocols).  Keep it shrinking: the test fails when one is added.
-KNOWN_MISSING_DOCSTRINGS = [
-    "Codec.compile",
-    "Codec.name",
-    "FixedBinary.compile",
-    "Serde.decode",
-    "Serde.encode",
-    "Textual.compile",
-    "VariableBinary.compile",
-]
+#: Chapters not held to that width: wire-formats.md's blocks are still to be rewrapped, and
+#: wire-spec.md's examples are exact wire bytes (a JSON line cannot be wrapped).
+WIDTH_NOT_YET_CHECKED = {"wire-formats.md", "wire-spec.md"}
+#: Public members allowed to lack a docstring: none; the test fails when one is added.
+KNOWN_MISSING_DOCSTRINGS: list[str] = []
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -144,33 +144,6 @@ def test_decoder_and_encoder_kinds_are_chosen_once_per_codec() -> None:
         Ping(1),
         Ping(2),
     ]
-    with pytest.raises(TypeError):
-        FixedDecoder(LengthPrefixedFramer(8), custom.serde)
-
-
-@ALL_CASES
-@FAST
-@given(data=st.data())
-def test_unconsumed_bytes_after_any_read_decode_the_rest(
-    codec: str, side: str, data: st.DataObject
-) -> None:
-    """What the engine does at a stage change, through each codec's own decoder.
-
-    After a read, the bytes past the first ``k`` messages of ``framer.examined`` fed to a fresh
-    decoder give back exactly the messages after ``k``, and the same partial frame.
-    """
-    built = compiled(codec, side)
-    wire = built.encoder().encode_batch(data.draw(st.lists(messages(SIDES[side]), max_size=8)))
-    decoder = built.decoder()
-    for chunk in split_at(wire, data.draw(cuts)):
-        out = decoder.decode_batch(chunk)
-        framer = decoder.framer
-        examined = framer.examined
-        assert examined[framer.chunk_start :] == chunk
-        k = data.draw(st.integers(0, len(out)))
-        fresh = built.decoder()
-        assert fresh.decode_batch(examined[framer.offset_after(examined, k) :]) == out[k:]
-        assert fresh.framer.pending == framer.pending
 
 
 @ALL_CASES
@@ -307,7 +280,7 @@ def test_random_bytes_yield_only_messages_decode_errors_or_frame_too_large(
 def garbage_frame(codec: str, side: str, garbage: bytes) -> bytes:
     """``garbage`` framed so that the framer accepts it and only the serde can object."""
     if codec == "textual":
-        return garbage.replace(b"\n", b"") + b"\n"
+        return b"!" + garbage.replace(b"\n", b"") + b"\n"  # never empty: that is skipped
     if codec == "variable":
         return LengthPrefixedFramer(2**16).frame(garbage)
     record = compiled(codec, side).serde.decode_size  # type: ignore[attr-defined]

@@ -72,17 +72,81 @@ def test_lines_round_trip_under_any_chunking(payloads: list[bytes], cut: list[in
     framer = LineFramer(64)
     data = framer.frame_all(payloads)
     assert data == b"".join(framer.frame(p) for p in payloads)
-    assert feed_chunks(LineFramer(64), [data]) == payloads
-    assert feed_chunks(LineFramer(64), split_at(data, cut)) == payloads
-    assert feed_chunks(LineFramer(64), one_byte_at_a_time(data)) == payloads
+    for chunks in ([data], split_at(data, cut), one_byte_at_a_time(data)):
+        assert feed_chunks(LineFramer(64, skip_empty=False), chunks) == payloads
+        assert feed_chunks(LineFramer(64), chunks) == [p for p in payloads if p]
 
 
 def test_many_lines_in_one_chunk_and_partial_kept() -> None:
-    framer = LineFramer(100)
+    framer = LineFramer(100, skip_empty=False)
     assert framer.feed(b"a\nbb\n\nccc") == [b"a", b"bb", b""]
     assert framer.pending == b"ccc"
     assert framer.feed(b"c\n") == [b"cccc"]
     assert framer.pending == b""
+
+
+def test_empty_lines_are_skipped_by_default() -> None:
+    framer = LineFramer(100)
+    assert framer.feed(b"\n\r\na\n\n\r\nb\r\n\n") == [b"a", b"b"]
+    assert framer.feed(b"\r") == []
+    assert framer.feed(b"\n") == []
+    assert framer.pending == b""
+
+
+def test_kept_line_endings_are_delivered_and_never_skipped() -> None:
+    framer = LineFramer(100, keep_endings=True)
+    assert framer.feed(b"GET / HTTP/1.0\r\nA: b\n\r\nbo") == [
+        b"GET / HTTP/1.0\r\n",
+        b"A: b\n",
+        b"\r\n",
+    ]
+    assert framer.pending == b"bo"
+    assert framer.frame(b"line\r\n") == b"line\r\n"
+    assert framer.frame_all([b"a\n", b"\r\n"]) == b"a\n\r\n"
+    for bad in (b"", b"no ending", b"two\nlines\n"):
+        with pytest.raises(EncodeError, match="must end in its one newline"):
+            framer.frame(bad)
+
+
+def test_kept_endings_do_not_count_against_the_limit() -> None:
+    assert LineFramer(3, keep_endings=True).feed(b"abc\r\nxyz\n") == [b"abc\r\n", b"xyz\n"]
+    with pytest.raises(FrameTooLarge):
+        LineFramer(3, keep_endings=True).feed(b"abcd\n")
+
+
+def test_a_last_line_without_newline_is_reported_or_delivered() -> None:
+    framer = LineFramer(100)
+    framer.feed(b"a\nunterminated\r")
+    frames, error = framer.flush()
+    assert frames == []
+    assert error is not None
+    assert error.frame == b"unterminated\r"
+    assert "ended inside a line" in error.reason
+    assert framer.pending == b""
+    assert framer.flush() == ([], None)
+    delivering = LineFramer(100, deliver_last_line=True)
+    delivering.feed(b"a\nlast\r")
+    assert delivering.flush() == ([b"last"], None)
+    keeping = LineFramer(100, keep_endings=True, deliver_last_line=True)
+    keeping.feed(b"last")
+    assert keeping.flush() == ([b"last"], None)
+
+
+def test_binary_framers_report_where_the_input_ended() -> None:
+    fixed = FixedFramer(4)
+    fixed.feed(b"abcdef")
+    _, error = fixed.flush()
+    assert error is not None
+    assert "2 of its 4 bytes" in error.reason
+    prefixed = LengthPrefixedFramer()
+    prefixed.feed(b"\x05\x00")
+    _, error = prefixed.flush()
+    assert error is not None
+    assert "length prefix: 2 of its 4 bytes" in error.reason
+    prefixed.feed(b"\x05\x00\x00\x00abc")
+    _, error = prefixed.flush()
+    assert error is not None
+    assert "3 of its 5 payload bytes" in error.reason
 
 
 def test_crlf_line_endings() -> None:
@@ -97,8 +161,9 @@ def test_crlf_line_endings() -> None:
 @given(line_payloads, cuts)
 def test_crlf_under_any_chunking(payloads: list[bytes], cut: list[int]) -> None:
     data = b"".join(p + b"\r\n" for p in payloads)
-    assert feed_chunks(LineFramer(64), split_at(data, cut)) == payloads
-    assert feed_chunks(LineFramer(64), one_byte_at_a_time(data)) == payloads
+    for chunks in (split_at(data, cut), one_byte_at_a_time(data)):
+        assert feed_chunks(LineFramer(64, skip_empty=False), chunks) == payloads
+        assert feed_chunks(LineFramer(64), chunks) == [p for p in payloads if p]
 
 
 @pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
@@ -354,5 +419,6 @@ def test_offset_after_gives_the_exact_remaining_stream(kind: str, data: st.DataO
         fresh = FRAMERS[kind](64)
         assert fresh.feed(rest) == frames[k:]
         assert fresh.pending == framer.pending
-        assert examined[framer.offset_after(examined, len(frames)) :] == framer.pending
+        if frames:  # (skipped empty lines with no frame before them are not past one)
+            assert examined[framer.offset_after(examined, len(frames)) :] == framer.pending
         previous_pending = framer.pending

@@ -33,10 +33,11 @@ from tests.test_binary_serdes import (
     exotics,
 )
 from trio_reactive.errors import DecodeError, FrameTooLarge
+from trio_reactive.wire.binary.tagged import TaggedSerde
+from trio_reactive.wire.binary.variable import VariableSerde
 from trio_reactive.wire.codec import Decoder, VariableBinary, VariableDecoder
-from trio_reactive.wire.fixed_serde import TaggedSerde
-from trio_reactive.wire.framing import MAX_U32, RUN_MINIMUM, LengthPrefixedFramer
-from trio_reactive.wire.variable_serde import VariableSerde
+from trio_reactive.wire.framing import RUN_MINIMUM, LengthPrefixedFramer
+from trio_reactive.wire.prefix import MAX_U32
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -187,7 +188,7 @@ def test_variable_decoder_is_the_generic_one_under_any_rechunking(
         mine, theirs = decode_like_the_engine(ours, chunk), decode_like_the_engine(generic, chunk)
         assert keys(serde, mine[0]) == keys(serde, theirs[0])
         assert mine[1] == theirs[1]
-        for attribute in ("examined", "chunk_start", "pending"):
+        for attribute in ("region", "end", "pending"):
             assert getattr(ours.framer, attribute) == getattr(generic.framer, attribute)
         if mine[1] is not None:
             return  # the engine closes a stream after an oversize frame
@@ -252,17 +253,16 @@ def test_feed_run_is_feed(
         except FrameTooLarge as exc:
             expected = (exc.size, exc.frames)
         try:
-            stride, count, rest = run_framer.feed_run(chunk)
+            buffer, stride, count, rest = run_framer.feed_run(chunk)
         except FrameTooLarge as exc:
             got: Any = (exc.size, exc.frames)
         else:
             assert count == 0 or count >= RUN_MINIMUM
-            examined = run_framer.examined
-            run = [examined[s + 4 : s + stride] for s in range(0, count * stride, stride or 1)]
+            run = [buffer[s + 4 : s + stride] for s in range(0, count * stride, stride or 1)]
             assert all(len(payload) == stride - 4 for payload in run)
             got = run + rest
         assert got == expected
-        for attribute in ("examined", "chunk_start", "pending"):
+        for attribute in ("region", "end", "pending"):
             assert getattr(run_framer, attribute) == getattr(framer, attribute)
         if isinstance(expected, tuple):
             return
@@ -284,11 +284,11 @@ def test_a_run_is_found_and_decoded_as_one_block() -> None:
     framer = LengthPrefixedFramer(MAX_U32)
     serde = serde_for("same size")
     stream = run_of(serde, [Ping(n) for n in range(20)] + [Tally(1)] * 3) + frame(b"") * 2
-    stride, count, frames = framer.feed_run(stream + b"\x05\x00")
+    buffer, stride, count, frames = framer.feed_run(stream + b"\x05\x00")
     assert (stride, count) == (9, 23)  # one length: Ping and Tally alike
     assert frames == [b"", b""]
     assert framer.pending == b"\x05\x00"
-    out = serde.decode_run(framer.examined, stride, count)
+    out = serde.decode_run(buffer, stride, count)
     assert out == [Ping(n) for n in range(20)] + [Tally(1)] * 3  # a block, then slices
 
 

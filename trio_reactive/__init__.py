@@ -39,7 +39,8 @@ from .protocol import Protocol
 from .server import Server, serve_tcp
 from .serving import client_task, open_server, run_server, serve_forever, server_task
 from .stats import ServerStats
-from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
+from .wire import layout
+from .wire.codec import Codec, FixedBinary, Raw, Textual, VariableBinary
 from .wire.serde import Serde
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "Protocol",
     "ProtocolDefinitionError",
     "QueueFull",
+    "Raw",
     "ReactiveError",
     "RetryPolicy",
     "Serde",
@@ -82,6 +84,7 @@ __all__ = [
     "WireError",
     "client_task",
     "connect",
+    "layout",
     "open_server",
     "per_message",
     "run_client",

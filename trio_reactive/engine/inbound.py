@@ -76,6 +76,14 @@ class Inbound:
         assert self.decoder is not None
         return self.decoder.decode(data)
 
+    def finish(self) -> Decoded | None:
+        """The input has ended: what the partial frame still makes (a last line, or a
+        :class:`~trio_reactive.errors.DecodeError` saying the input ended inside a frame)."""
+        if self.decoder is None:
+            return None
+        final = self.decoder.finish()
+        return final if final.messages else None
+
     def make_current(self, batch: Decoded) -> None:
         self.batch = batch
         self.consumed = 0

@@ -67,6 +67,9 @@ class InlineStage:
         while not conn.stage_over:
             read = await conn.source.next(fast)
             if read is None:
+                final = inbound.finish() if inbound.eof else None
+                if final is not None:
+                    await self.handle(final)
                 return
             batch = read[0]
             if inbound.batch is not batch:  # the stage ended before it was offered

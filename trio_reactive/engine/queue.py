@@ -68,23 +68,26 @@ class BatchQueue(Generic[T]):
         """
         if self.closed or self.weight >= self._capacity or self._bytes >= self._byte_capacity:
             return False
+        self._append(item, weight, size)
+        return True
+
+    def _append(self, item: T, weight: int, size: int) -> None:
         self._items.append(item)
         self.weight += weight
         self._bytes += size
         if self._not_empty:
             self._not_empty.unpark_all()
-        return True
 
     def force(self, item: T, weight: int, size: int) -> None:
         """Append ``item`` whatever the capacity (not when closed): for an item that must go
         on, such as the rest of a buffer the kernel took in part."""
-        if self.closed:
-            return
-        self._items.append(item)
-        self.weight += weight
-        self._bytes += size
-        if self._not_empty:
-            self._not_empty.unpark_all()
+        if not self.closed:
+            self._append(item, weight, size)
+
+    def force_closed(self, item: T, weight: int, size: int) -> None:
+        """Append one last ``item`` even to a closed queue (what the end of input still made);
+        consumers drain it before they see the end."""
+        self._append(item, weight, size)
 
     async def wait_not_full(self) -> None:
         """Return once a ``put_nowait`` may succeed (or the queue is closed)."""

@@ -85,10 +85,17 @@ class PolledSource:
         try:
             while self._handoff is _NOTHING:
                 await self._waiting.park()
+        except BaseException:
+            # Cancelled (the stage ended, or a close) just as the poller handed a read over:
+            # keep it where a stage hand-over finds it.
+            handoff = self._handoff
+            if handoff is not None and handoff is not _NOTHING:
+                self._conn.inbound.held = handoff[0]
+            raise
         finally:
             self._poller.unwatch(self._fd, self)
             self._fast = None
-        handoff, self._handoff = self._handoff, _NOTHING
+            handoff, self._handoff = self._handoff, _NOTHING
         return handoff
 
     def _give(self, handoff: _Handoff) -> None:

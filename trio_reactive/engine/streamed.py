@@ -76,6 +76,9 @@ async def _read_into_queue(conn: Connection, done: trio.Event) -> None:
     while not (done.is_set() or conn.stage_over):
         read = await conn.source.next(fast)
         if read is None:
+            final = inbound.finish() if inbound.eof else None
+            if final is not None:
+                await _queue(conn, final, 0, closing=True)
             return
         batch, size = read
         await _queue(conn, batch, size)
@@ -83,9 +86,14 @@ async def _read_into_queue(conn: Connection, done: trio.Event) -> None:
             return  # past an oversize frame only a stage change lets reading go on
 
 
-async def _queue(conn: Connection, batch: Decoded, size: int) -> None:
+async def _queue(conn: Connection, batch: Decoded, size: int, *, closing: bool = False) -> None:
+    """Queue ``batch`` as the incoming retry policy says (``closing``: the last one, queued
+    after the end of input closed the queue)."""
     inbound = conn.inbound
     weight = len(batch.messages) or 1
+    if closing:
+        inbound.queue.force_closed(batch, weight, size)
+        return
     if inbound.queue.put_nowait(batch, weight, size):
         return
     inbound.held = batch

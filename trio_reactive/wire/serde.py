@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import DecodeError, EncodeError
+from .errors import DecodeError, EncodeError
 
 __all__ = ["BatchSerde", "Serde", "as_batch_serde"]
 
@@ -21,9 +21,15 @@ __all__ = ["BatchSerde", "Serde", "as_batch_serde"]
 class Serde(Protocol):
     """The smallest serde: any object with these two methods plugs into a framer."""
 
-    def encode(self, message: Any) -> bytes: ...
+    def encode(self, message: Any) -> bytes:
+        """The payload of one message (the framer delimits it); raise ``EncodeError`` for a
+        message this serde cannot carry."""
+        ...
 
-    def decode(self, payload: bytes) -> Any: ...
+    def decode(self, payload: bytes) -> Any:
+        """The message one payload holds; raise any exception for a bad payload (the engine
+        reports it as a ``DecodeError`` and goes on with the next frame)."""
+        ...
 
 
 @runtime_checkable

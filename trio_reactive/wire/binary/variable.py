@@ -23,12 +23,12 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from .fixed_serde import (
+from ..codegen import Source
+from ..prefix import PREFIX_SIZE
+from .generate import (
     BlockStart,
     Decode,
     Encode,
-    Source,
-    TaggedSerde,
     access_leaves,
     apply_steps,
     as_scalar,
@@ -38,7 +38,9 @@ from .fixed_serde import (
     flat_encoder,
     leaves,
 )
-from .schema import Chunk, DictOf, ListOf, Maybe, Node, Record, Scalar, variable_schema
+from .nodes import Chunk, DictOf, ListOf, Maybe, Node, Record, Scalar
+from .schema import variable_schema
+from .tagged import TaggedSerde
 
 __all__ = ["VariableSerde"]
 
@@ -285,13 +287,13 @@ class VariableSerde(TaggedSerde):
         self._runs: tuple[tuple[int, BlockStart] | None, ...] = tuple(
             None
             if record.fixed_size is None
-            else (1 + record.fixed_size, block_starter(record, _PREFIX))
+            else (1 + record.fixed_size, block_starter(record, PREFIX_SIZE))
             for record in decode_schema.records
         )
         sizes = [run[0] for run in self._runs if run is not None]
         #: The smallest frame (prefix included) of a fixed-size class, or None when no class
         #: has a fixed size: no run of frames is ever decoded as a block.
-        self.smallest_fixed_frame = _PREFIX + min(sizes) if sizes else None
+        self.smallest_fixed_frame = PREFIX_SIZE + min(sizes) if sizes else None
 
     def decode_run(self, buffer: bytes, stride: int, count: int) -> list[Any]:
         """The first ``count`` frames of ``buffer``, each ``stride`` bytes with its prefix, as
@@ -304,16 +306,17 @@ class VariableSerde(TaggedSerde):
         """
         out: list[Any] = []
         done = 0
-        size = stride - _PREFIX
-        tag = buffer[_PREFIX] if size else len(self._runs)  # an empty payload has no tag
+        size = stride - PREFIX_SIZE
+        tag = buffer[PREFIX_SIZE] if size else len(self._runs)  # an empty payload has no tag
         run = self._runs[tag] if tag < len(self._runs) else None
         if run is not None and run[0] == size:
-            tags = buffer[_PREFIX : count * stride : stride]
+            tags = buffer[PREFIX_SIZE : count * stride : stride]
             done = len(tags) - len(tags.lstrip(tags[:1]))
             self._decode_block(out, run[1], buffer, stride, done)
         if done < count:
             rest = range(done * stride, count * stride, stride)
-            out += self.decode_many([buffer[start + _PREFIX : start + stride] for start in rest])
+            payloads = [buffer[start + PREFIX_SIZE : start + stride] for start in rest]
+            out += self.decode_many(payloads)
         return out
 
     def _decode_block(
@@ -325,13 +328,11 @@ class VariableSerde(TaggedSerde):
         frames after it go on from where the block's iterator stopped.
         """
         size = count * stride
-        block = buffer[_PREFIX : _PREFIX + size]
+        block = buffer[PREFIX_SIZE : PREFIX_SIZE + size]
         if len(block) < size:  # the buffer ends with the run: the last record lacks its padding
             block = block.ljust(size, b"\0")
         fill, source = start(block)
         self.fill_reporting(
-            out, fill, source, block, lambda i: buffer[i * stride + _PREFIX : (i + 1) * stride]
+            out, fill, source, block, lambda i: buffer[i * stride + PREFIX_SIZE : (i + 1) * stride]
         )
 
-
-_PREFIX = 4  # the u32 length before each payload
