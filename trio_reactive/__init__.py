@@ -5,7 +5,7 @@ incoming messages to the stream of outgoing ones; the engine moves batches betwe
 processor and a writer, with bounded queues everywhere.
 """
 
-from .client import ClientConnection, connect, run_client
+from .client import ClientConnection, connect, connect_unix, run_client, run_client_unix
 from .composite import Service, Stage
 from .config import Config, RetryPolicy, Strategy
 from .errors import (
@@ -30,13 +30,14 @@ from .events import (
     PeerArrived,
     PeerLeft,
     ProcessorError,
+    Rejected,
     ServiceTerminating,
     StageStats,
 )
 from .peer import Peer
 from .processor import Processor, per_message
 from .protocol import Protocol
-from .server import Server, serve_tcp
+from .server import Server, serve_listeners, serve_tcp, serve_unix
 from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
 from .wire.serde import Serde
 
@@ -65,6 +66,7 @@ __all__ = [
     "ProtocolDefinitionError",
     "QueueFull",
     "ReactiveError",
+    "Rejected",
     "RetryPolicy",
     "Serde",
     "Server",
@@ -78,9 +80,13 @@ __all__ = [
     "VariableBinary",
     "WireError",
     "connect",
+    "connect_unix",
     "per_message",
     "run_client",
+    "run_client_unix",
+    "serve_listeners",
     "serve_tcp",
+    "serve_unix",
 ]
 
 __version__ = "0.1.0"

@@ -1,16 +1,20 @@
 """Clients: an imperative connection for ``async with``, and a reactive one running a processor.
 
 Both connect with the config's ``connect_retry`` policy (stamina does the retrying, under trio),
-trying every address a host name resolves to, then run the same engine as the server, with the
-protocol mirrored: a client decodes what the server sends and encodes what the client sends.
+trying every address a host name resolves to, each attempt bounded by ``connect_timeout``, then
+run the same engine as the server, with the protocol mirrored: a client decodes what the server
+sends and encodes what the client sends.  The ``*_unix`` variants connect to a Unix socket.
 """
 
 from __future__ import annotations
 
 import enum
+import errno
+import math
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import stamina
@@ -18,6 +22,7 @@ import trio
 
 from ._callbacks import make_event_sink
 from ._sockets import apply_socket_options, peer_address
+from ._unix import UnixPath
 from .composite import CompiledStage, Service
 from .config import Config, RetryPolicy
 from .connection import Connection
@@ -28,42 +33,133 @@ from .processor import Adapted, Kind, Processor
 from .protocol import Protocol
 from .server import as_service
 
-__all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
+__all__ = [
+    "ClientConnection",
+    "connect",
+    "connect_unix",
+    "open_stream",
+    "run_client",
+    "run_client_unix",
+]
 
 #: Endings that were not the client's choice, after which ``reconnect`` applies.
 _RECONNECT_AFTER = frozenset({DisconnectReason.PEER_CLOSED, DisconnectReason.RESET})
 
 
 async def open_stream(
-    host: str | bytes,
+    host: str | bytes | UnixPath,
     port: int,
     config: Config,
     ssl_context: ssl.SSLContext | None = None,
     retry: RetryPolicy | None = None,
 ) -> trio.abc.Stream:
-    """Connect as ``retry`` (default ``config.connect_retry``) says; TLS with ``ssl_context``."""
+    """Connect as ``retry`` (default ``config.connect_retry``) says; TLS with ``ssl_context``.
+
+    Each attempt, TCP connect and TLS handshake together, must finish within
+    ``config.connect_timeout``.  A refused, unreachable or timed-out attempt is retried; a TLS
+    handshake that fails is not (a certificate does not get better).  The
+    :class:`ConnectFailed` raised at the end names the address and the real cause, and carries
+    the ``errno`` of the underlying ``OSError`` where there is one.
+    """
     retry = config.connect_retry if retry is None else retry
-    last_error: BaseException | None = None
+    where = _describe_address(host, port)
     stream: trio.abc.Stream | None = None
     try:
         async for attempt in stamina.retry_context(on=OSError, **retry.stamina_arguments()):
             with attempt:
-                stream = await trio.open_tcp_stream(host, port)
+                stream = await _connect_once(host, port, config, ssl_context)
     except OSError as exc:
-        last_error = exc
-    if stream is None:
-        raise ConnectFailed(f"could not connect to {host!r}:{port}: {last_error}") from last_error
-    apply_socket_options(stream, config)
-    if ssl_context is None:
-        return stream
-    server_hostname = host.decode() if isinstance(host, bytes) else host
-    tls = trio.SSLStream(stream, ssl_context, server_hostname=server_hostname)
-    try:
-        await tls.do_handshake()
+        failure = ConnectFailed(f"could not connect to {where}: {_describe_cause(exc)}")
+        failure.errno = _errno_of(exc)
+        raise failure from exc
     except trio.BrokenResourceError as exc:
-        await trio.aclose_forcefully(tls)
-        raise ConnectFailed(f"TLS handshake with {host!r}:{port} failed: {exc}") from exc
-    return tls
+        cause = exc.__cause__ or exc
+        raise ConnectFailed(f"TLS handshake with {where} failed: {cause}") from exc
+    assert stream is not None
+    return stream
+
+
+class _TimedOut(TimeoutError):
+    """One connect attempt ran out of ``connect_timeout``; says which step was under way."""
+
+
+async def _connect_once(
+    host: str | bytes | UnixPath,
+    port: int,
+    config: Config,
+    ssl_context: ssl.SSLContext | None,
+) -> trio.abc.Stream:
+    timeout = config.connect_timeout
+    step = "TCP connect" if not isinstance(host, UnixPath) else "connect"
+    stream: trio.abc.Stream | None = None
+    done = False
+    try:
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            if isinstance(host, UnixPath):
+                stream = await trio.open_unix_socket(host.path)
+            else:
+                stream = await trio.open_tcp_stream(host, port)
+            apply_socket_options(stream, config)
+            if ssl_context is not None:
+                step = "TLS handshake"
+                server_hostname = None if isinstance(host, UnixPath) else _text(host)
+                stream = trio.SSLStream(stream, ssl_context, server_hostname=server_hostname)
+                await stream.do_handshake()
+            done = True
+    finally:
+        if not done and stream is not None:
+            await trio.aclose_forcefully(stream)
+    if not done:
+        raise _TimedOut(errno.ETIMEDOUT, f"{step} timed out after {timeout} s")
+    assert stream is not None
+    return stream
+
+
+def _text(host: str | bytes) -> str:
+    return host.decode() if isinstance(host, bytes) else host
+
+
+def _describe_address(host: str | bytes | UnixPath, port: int) -> str:
+    if isinstance(host, UnixPath):
+        return host.path
+    name = _text(host)
+    return f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+
+
+def _leaves(exc: OSError) -> list[OSError]:
+    """The per-address errors behind trio's "all attempts to connect ... failed"."""
+    group = exc.__cause__
+    if isinstance(group, BaseExceptionGroup):
+        found = [leaf for leaf in _flatten(group) if isinstance(leaf, OSError)]
+        if found:
+            return found
+    return [exc]
+
+
+def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for inner in group.exceptions:
+        leaves.extend(_flatten(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
+    return leaves
+
+
+def _describe_cause(exc: OSError) -> str:
+    """``[Errno 111] Connection refused`` rather than trio's summary of the attempts."""
+    described: list[str] = []
+    for leaf in _leaves(exc):
+        if isinstance(leaf, _TimedOut):
+            text = str(leaf.strerror)
+        elif leaf.errno is not None:
+            text = f"[Errno {leaf.errno}] {os.strerror(leaf.errno)}"
+        else:
+            text = str(leaf)
+        if text not in described:
+            described.append(text)
+    return "; ".join(described)
+
+
+def _errno_of(exc: OSError) -> int | None:
+    return next((leaf.errno for leaf in _leaves(exc) if leaf.errno is not None), None)
 
 
 async def _open_connection(
@@ -71,7 +167,7 @@ async def _open_connection(
     *,
     initial: Any,
     router: Callable[[Peer], Any] | None,
-    host: str | bytes,
+    host: str | bytes | UnixPath,
     port: int,
     config: Config,
     on_event: Callable[[Event], Any] | None,
@@ -93,7 +189,7 @@ async def _open_connection(
 async def run_client(
     protocol: Protocol | Service,
     processor: Processor | None = None,
-    host: str | bytes = "127.0.0.1",
+    host: str | bytes | UnixPath = "127.0.0.1",
     port: int = 0,
     *,
     config: Config | None = None,
@@ -182,7 +278,7 @@ class ClientConnection:
 @asynccontextmanager
 async def connect(
     protocol: Protocol,
-    host: str | bytes,
+    host: str | bytes | UnixPath,
     port: int,
     *,
     config: Config | None = None,
@@ -220,3 +316,37 @@ async def connect(
         finally:
             with trio.CancelScope(shield=True):
                 await handle.aclose()
+
+
+def connect_unix(
+    protocol: Protocol,
+    path: str | os.PathLike[str],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+) -> AbstractAsyncContextManager[ClientConnection]:
+    """:func:`connect` to a server on the Unix socket at ``path`` (see ``serve_unix``)."""
+    return connect(protocol, UnixPath(os.fspath(path)), 0, config=config, on_event=on_event)
+
+
+async def run_client_unix(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    path: str | os.PathLike[str],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    reconnect: RetryPolicy | None = None,
+    task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED,
+) -> DisconnectReason:
+    """:func:`run_client` on the Unix socket at ``path`` (see ``serve_unix``)."""
+    return await run_client(
+        protocol,
+        processor,
+        UnixPath(os.fspath(path)),
+        0,
+        config=config,
+        on_event=on_event,
+        reconnect=reconnect,
+        task_status=task_status,
+    )

@@ -126,6 +126,22 @@ def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
         _positive(attribute.name, value, allow_zero=True)
 
 
+def _timeout(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A deadline: ``None`` waits for ever, a number must be > 0 (0 would fail everything)."""
+    if value is not None:
+        _positive(attribute.name, value)
+
+
+def _optional_at_least(minimum: int) -> Any:
+    check = _at_least(minimum)
+
+    def optional(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            check(instance, attribute, value)
+
+    return optional
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Per-service settings (defaults suit most servers).
@@ -135,6 +151,15 @@ class Config:
     per connection is bounded whatever the peer does: each queue holds at most its byte capacity
     plus one batch (at most ``receive_size`` read bytes decoded, or one drain of replies), and
     the reader keeps at most one partial frame.
+
+    Timeouts are in seconds; ``None`` turns one off.  ``connect_timeout`` bounds each connect
+    attempt of a client, TCP connect and TLS handshake together.  ``handshake_timeout`` bounds
+    how long a server waits for a new connection to prove it is a real client: its TLS
+    handshake, and its first whole message.  ``max_connections`` caps the connections a server
+    holds at once (``None``: only the file-descriptor limit); a connection beyond it is closed
+    at once and reported as :class:`~trio_reactive.events.Rejected`.  ``keepalive_idle``,
+    ``keepalive_interval`` (seconds) and ``keepalive_count`` tune TCP keepalive where the OS
+    has the options, and need ``keepalive=True``.
     """
 
     incoming_capacity: int = attrs.field(default=4096, validator=_at_least(1))
@@ -153,8 +178,21 @@ class Config:
     keepalive: bool = False
     linger: float | None = attrs.field(default=None, validator=_seconds)
     ttl: int | None = None
+    keepalive_idle: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    keepalive_interval: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    keepalive_count: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    connect_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
+    handshake_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
+    max_connections: int | None = attrs.field(default=None, validator=_optional_at_least(1))
 
     def __attrs_post_init__(self) -> None:
+        tuned = [
+            name
+            for name in ("keepalive_idle", "keepalive_interval", "keepalive_count")
+            if getattr(self, name) is not None
+        ]
+        if tuned and not self.keepalive:
+            raise ConfigError(f"{', '.join(tuned)} only apply with keepalive=True")
         if self.max_message_size > 0xFFFFFFFF:
             raise ConfigError("max_message_size must fit the u32 length prefix (≤ 4294967295)")
         if self.ttl is not None and not 1 <= self.ttl <= 255:

@@ -1,9 +1,16 @@
-"""The server: listeners, an accept loop, one engine per connection, graceful shutdown."""
+"""The server: listeners, an accept loop, one engine per connection, graceful shutdown.
+
+Before the engine starts on a connection, the server admits it: beyond ``max_connections`` it
+is closed at once, and a TLS connection must finish its handshake within ``handshake_timeout``.
+A connection turned away is reported as :class:`~trio_reactive.events.Rejected`.
+"""
 
 from __future__ import annotations
 
 import errno
 import logging
+import math
+import os
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -11,16 +18,18 @@ from typing import Any
 import trio
 
 from ._callbacks import make_event_sink
+from ._logs import RateLimitedLog
 from ._sockets import apply_socket_options, peer_address
+from ._unix import open_unix_listener, remove_socket_file
 from .composite import Service, single_stage
 from .config import Config
 from .connection import Connection
-from .events import Event, ServiceTerminating
+from .events import DisconnectReason, Event, Rejected, ServiceTerminating
 from .peer import Peer
 from .processor import Processor
 from .protocol import Protocol
 
-__all__ = ["Server", "as_service", "serve_tcp"]
+__all__ = ["Server", "as_service", "serve_listeners", "serve_tcp", "serve_unix"]
 
 logger = logging.getLogger("trio_reactive")
 
@@ -33,6 +42,8 @@ _ACCEPT_RETRY_ERRNOS = {
     errno.ECONNABORTED,
 }
 _ACCEPT_RETRY_DELAY = 0.1
+#: Under attack accept() fails ten times a second; one line per errno per this many seconds.
+_ACCEPT_LOG_INTERVAL = 10.0
 
 
 def as_service(target: Protocol | Service, processor: Processor | None) -> Service:
@@ -62,6 +73,10 @@ class Server:
         self._stages = service.compile("server", config.max_message_size)
         self._emit = make_event_sink(on_event)
         self._connections: set[Connection] = set()
+        #: Connections admitted and not yet ended, handshaking ones included.
+        self._holding = 0
+        self._handshakes: set[trio.CancelScope] = set()
+        self._accept_log = RateLimitedLog(logger, _ACCEPT_LOG_INTERVAL)
         self._accepting = trio.CancelScope()
         self._shutdown_started = False
         self._finished = trio.Event()
@@ -70,12 +85,14 @@ class Server:
 
     @property
     def sockets(self) -> list[trio.socket.SocketType]:
+        """The listening sockets (a listener that has none, such as a test's, is skipped)."""
         found = []
         for outer in self.listeners:
             listener: Any = outer
-            while not isinstance(listener, trio.SocketListener):
-                listener = listener.transport_listener
-            found.append(listener.socket)
+            while listener is not None and not isinstance(listener, trio.SocketListener):
+                listener = getattr(listener, "transport_listener", None)
+            if listener is not None:
+                found.append(listener.socket)
         return found
 
     @property
@@ -121,20 +138,82 @@ class Server:
                 stream = await listener.accept()
             except OSError as exc:
                 if exc.errno in _ACCEPT_RETRY_ERRNOS:
-                    logger.error("accept() failed (%s); retrying in %ss", exc, _ACCEPT_RETRY_DELAY)
+                    self._accept_log.error(
+                        exc.errno, "accept() failed (%s); retrying in %ss", exc, _ACCEPT_RETRY_DELAY
+                    )
                     await trio.sleep(_ACCEPT_RETRY_DELAY)
                     continue
                 raise
             except trio.ClosedResourceError:
                 return
             self.connections_accepted += 1
-            self._nursery.start_soon(self._handle, stream)
+            self._admit(stream)
+
+    async def serve_stream(self, stream: trio.abc.Stream) -> None:
+        """Run the service on an already-open ``stream``, as on a connection it accepted.
+
+        For a connection that arrived some other way (an upgraded one, one end of a socket
+        pair, a memory stream in a test).  The server owns ``stream`` from then on: the same
+        limits, events and shutdown apply.  Returns at once; the connection's ``Disconnected``
+        says when it ended.  Raises ``trio.ClosedResourceError`` once shutdown has begun.
+        """
+        if self._shutdown_started:
+            await trio.aclose_forcefully(stream)
+            raise trio.ClosedResourceError("the server is shutting down")
+        self._admit(stream)
+        await trio.lowlevel.checkpoint()
+
+    def _admit(self, stream: trio.abc.Stream) -> None:
+        limit = self.config.max_connections
+        if limit is not None and self._holding >= limit:
+            self._nursery.start_soon(self._reject, stream, DisconnectReason.TOO_MANY_CONNECTIONS)
+            return
+        self._holding += 1
+        self._nursery.start_soon(self._handle, stream)
+
+    async def _reject(
+        self, stream: trio.abc.Stream, reason: DisconnectReason, error: BaseException | None = None
+    ) -> None:
+        address = peer_address(stream)
+        await trio.aclose_forcefully(stream)
+        await self._emit(Rejected(address, reason, error))
+
+    async def _handshake(self, stream: trio.SSLStream[Any]) -> bool:
+        """Complete the TLS handshake within ``handshake_timeout``, or reject the connection."""
+        timeout = self.config.handshake_timeout
+        error: BaseException | None = None
+        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            self._handshakes.add(deadline)
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                error = exc.__cause__ or exc
+            finally:
+                self._handshakes.discard(deadline)
+        if error is None and not deadline.cancelled_caught and not self._shutdown_started:
+            return True
+        if self._shutdown_started:
+            reason = DisconnectReason.SHUTDOWN
+        elif error is not None:
+            reason = DisconnectReason.HANDSHAKE_FAILED
+        else:
+            reason = DisconnectReason.HANDSHAKE_TIMEOUT
+        await self._reject(stream, reason, error)
+        return False
 
     async def _handle(self, stream: trio.abc.Stream) -> None:
+        try:
+            await self._run_connection(stream)
+        finally:
+            self._holding -= 1
+
+    async def _run_connection(self, stream: trio.abc.Stream) -> None:
         try:
             apply_socket_options(stream, self.config)
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
+        if isinstance(stream, trio.SSLStream) and not await self._handshake(stream):
+            return
         connection = Connection(
             stream,
             address=peer_address(stream),
@@ -162,6 +241,8 @@ class Server:
             return
         self._shutdown_started = True
         self._accepting.cancel()
+        for handshake in list(self._handshakes):
+            handshake.cancel()
         for listener in self.listeners:
             await trio.aclose_forcefully(listener)
         await self._emit(ServiceTerminating())
@@ -190,12 +271,63 @@ async def serve_tcp(
     ``server.shutdown()`` or until cancelled.
     """
     service = as_service(protocol, processor)
-    config = config if config is not None else Config()
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
         listeners = [
             trio.SSLListener(listener, ssl_context, https_compatible=False)
             for listener in listeners
         ]
-    server = Server(listeners, service, config, on_event)
+    await serve_listeners(
+        service, None, listeners, config=config, on_event=on_event, task_status=task_status
+    )
+
+
+async def serve_listeners(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    listeners: list[trio.abc.Listener[Any]],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on any trio listeners: what ``serve_tcp`` and ``serve_unix`` come down to.
+
+    A listener may hand out any ``trio.abc.Stream``; a ``trio.SSLStream`` (from a
+    ``trio.SSLListener``) is handshaken under ``handshake_timeout`` before the service starts.
+    The server closes the listeners when it shuts down.
+    """
+    service = as_service(protocol, processor)
+    server = Server(list(listeners), service, config or Config(), on_event)
     await server._serve(task_status)
+
+
+async def serve_unix(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    path: str | os.PathLike[str],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on a Unix domain socket at ``path``, with the same engine, codecs and services.
+
+    ``processor`` is ``None`` for a composite ``Service``, as with ``serve_listeners``.
+
+    A stale socket file left by a server that died is removed first (a live server on the path
+    is an error); the file is removed again when the server ends.  Access is the file's: set
+    the directory's permissions (or the umask) to choose who may connect.
+    """
+    listener, inode = await open_unix_listener(path)
+    try:
+        await serve_listeners(
+            protocol,
+            processor,
+            [listener],
+            config=config,
+            on_event=on_event,
+            task_status=task_status,
+        )
+    finally:
+        remove_socket_file(path, inode)
