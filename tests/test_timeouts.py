@@ -115,7 +115,7 @@ async def test_a_silent_tls_server_times_the_client_out(autojump_clock: Any, con
         listeners = await nursery.start(partial(trio.serve_tcp, _silent, 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
         start = trio.current_time()
-        with pytest.raises(tr.ConnectFailed, match="TLS handshake timed out after 10.0 s"):
+        with pytest.raises(tr.ConnectFailed, match=r"TLS handshake timed out after 10\.0 s"):
             async with tr.connect(protocol(), "127.0.0.1", port, ssl_context=client_context):
                 pass
         assert trio.current_time() - start == pytest.approx(10)
@@ -130,7 +130,7 @@ async def test_tls_handshake_errors_are_not_timeouts(contexts: Any) -> None:
             server = await start_server(
                 nursery, protocol(), PROCESSORS["handler"], ssl_context=server_context
             )
-            with pytest.raises(tr.ConnectFailed, match="TLS handshake with 127.0.0.1:.* failed"):
+            with pytest.raises(tr.ConnectFailed, match=r"TLS handshake with 127\.0\.0\.1:\d+ fail"):
                 await open_stream("127.0.0.1", server.port, tr.Config(), stranger)
             await server.shutdown()
 
