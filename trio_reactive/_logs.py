@@ -23,10 +23,11 @@ __all__ = ["RateLimitedLog"]
 
 
 class RateLimitedLog:
-    """Log through ``logger`` at most one line per kind (a ``key``) per ``interval`` seconds.
+    """Log through ``logger`` at most one line of each kind per ``interval`` seconds.
 
-    ``clock`` defaults to trio's, so tests with the autojump clock see the limit exactly; keys
-    should come from a small set (an errno, an error class), as each one is remembered.
+    ``clock`` defaults to trio's, so tests with the autojump clock see the limit exactly.  Kinds
+    should come from a small set (a format string, an errno, an error class), as each one is
+    remembered.
     """
 
     __slots__ = ("_clock", "_kinds", "interval", "logger")
@@ -44,31 +45,35 @@ class RateLimitedLog:
         #: key -> [time the last line was written, repeats dropped since then]
         self._kinds: dict[Hashable, list[Any]] = {}
 
-    def log(self, level: int, key: Hashable, message: str, *args: Any, **kwargs: Any) -> bool:
-        """Write ``message % args`` unless a line of this ``key`` was written within the interval.
+    def log(
+        self, level: int, message: str, *args: Any, key: Hashable = None, **kwargs: Any
+    ) -> bool:
+        """Write ``message % args`` unless a line of its kind was written within the interval.
 
-        Returns whether it was written.  A written line that follows dropped repeats ends with
+        The kind is ``key``, or the ``message`` format itself when there is none.  Returns
+        whether the line was written; one that follows dropped repeats ends with
         ``(N similar lines suppressed)``.
         """
+        kind_key = message if key is None else key
         now = self._clock()
-        kind = self._kinds.get(key)
+        kind = self._kinds.get(kind_key)
         if kind is not None and now - kind[0] < self.interval:
             kind[1] += 1
             return False
         suppressed = 0 if kind is None else kind[1]
-        self._kinds[key] = [now, 0]
+        self._kinds[kind_key] = [now, 0]
         if suppressed:
             message = f"{message} ({suppressed} similar lines suppressed)"
         self.logger.log(level, message, *args, **kwargs)
         return True
 
-    def error(self, key: Hashable, message: str, *args: Any, **kwargs: Any) -> bool:
-        return self.log(logging.ERROR, key, message, *args, **kwargs)
+    def error(self, message: str, *args: Any, key: Hashable = None, **kwargs: Any) -> bool:
+        return self.log(logging.ERROR, message, *args, key=key, **kwargs)
 
-    def warning(self, key: Hashable, message: str, *args: Any, **kwargs: Any) -> bool:
-        return self.log(logging.WARNING, key, message, *args, **kwargs)
+    def warning(self, message: str, *args: Any, key: Hashable = None, **kwargs: Any) -> bool:
+        return self.log(logging.WARNING, message, *args, key=key, **kwargs)
 
     def suppressed(self, key: Hashable) -> int:
-        """How many lines of ``key`` were dropped since the last one written."""
+        """How many lines of kind ``key`` were dropped since the last one written."""
         kind = self._kinds.get(key)
         return 0 if kind is None else int(kind[1])

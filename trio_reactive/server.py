@@ -139,7 +139,10 @@ class Server:
             except OSError as exc:
                 if exc.errno in _ACCEPT_RETRY_ERRNOS:
                     self._accept_log.error(
-                        exc.errno, "accept() failed (%s); retrying in %ss", exc, _ACCEPT_RETRY_DELAY
+                        "accept() failed (%s); retrying in %ss",
+                        exc,
+                        _ACCEPT_RETRY_DELAY,
+                        key=exc.errno,
                     )
                     await trio.sleep(_ACCEPT_RETRY_DELAY)
                     continue
