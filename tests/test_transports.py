@@ -1,0 +1,219 @@
+"""Transports beside TCP: Unix domain sockets, any trio listener, any trio stream."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+import trio_reactive as tr
+from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol
+from tests.test_composite import FLAT, FOUR_STAGES, Bye, Hello, Login, Said, Set
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def start_unix(
+    nursery: trio.Nursery, target: Any, processor: Any, path: Path, **kw: Any
+) -> Any:
+    return await nursery.start(
+        lambda task_status: tr.serve_unix(target, processor, path, task_status=task_status, **kw)
+    )
+
+
+@pytest.mark.parametrize("codec", ["textual", "fixed", "variable"])
+@pytest.mark.parametrize("shape", ["handler", "responsive"])
+async def test_messages_over_a_unix_socket(codec: str, shape: str, tmp_path: Path) -> None:
+    path = tmp_path / "service.sock"
+    proto = protocol(codec)
+    events = Recorder()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_unix(nursery, proto, PROCESSORS[shape], path, on_event=events)
+            assert server.address == str(path)
+            async with tr.connect_unix(proto, path) as conn:
+                for n in range(100):
+                    await conn.send(Ping(n))
+                assert [await conn.receive() for _ in range(100)] == [
+                    Pong(n, 2 * n) for n in range(100)
+                ]
+            await events.wait_for(tr.Disconnected)
+            await server.shutdown()
+    assert events.count()["Connected"] == 1
+    assert not path.exists(), "the socket file is removed when the server ends"
+
+
+async def test_a_composite_service_over_a_unix_socket(tmp_path: Path) -> None:
+    path = tmp_path / "flow.sock"
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_unix(nursery, FOUR_STAGES, None, path)
+            async with tr.connect_unix(FLAT, path) as conn:
+                for message in (Hello("ann"), Login("secret"), Set("volume", 7), Bye(), Hello("x")):
+                    await conn.send(message)
+                replies = [await conn.receive() for _ in range(4)]
+            await server.shutdown()
+    assert replies == [
+        Said("greeting", "hello ann"),
+        Said("authenticated", "welcome"),
+        Said("settings", "volume=7"),
+        Said("goodbye", "bye ann (2 entries)"),
+    ]
+
+
+async def test_run_client_unix_runs_a_processor(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    proto = protocol("variable")
+    received: list[Any] = []
+
+    async def client(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
+        for n in range(10):
+            await peer.send(Ping(n))
+        async for pong in pongs:
+            received.append(pong)
+            if len(received) == 10:
+                return
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_unix(nursery, proto, PROCESSORS["handler"], path)
+            reason = await tr.run_client_unix(proto, client, path)
+            await server.shutdown()
+    assert reason is tr.DisconnectReason.PROCESSOR_ENDED
+    assert received == [Pong(n, 2 * n) for n in range(10)]
+
+
+async def test_a_stale_socket_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "stale.sock"
+    crashed = socket.socket(socket.AF_UNIX)
+    crashed.bind(str(path))
+    crashed.close()  # what a server that died leaves behind
+    assert path.exists()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_unix(nursery, protocol(), PROCESSORS["handler"], path)
+            async with tr.connect_unix(protocol(), path) as conn:
+                await conn.send(Ping(1))
+                assert await conn.receive() == Pong(1, 2)
+            await server.shutdown()
+    assert not path.exists()
+
+
+async def test_a_live_server_or_another_file_on_the_path_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "busy.sock"
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_unix(nursery, protocol(), PROCESSORS["handler"], path)
+            with pytest.raises(OSError, match="already listening") as caught:
+                await start_unix(nursery, protocol(), PROCESSORS["handler"], path)
+            assert caught.value.errno == errno.EADDRINUSE
+            async with tr.connect_unix(protocol(), path) as conn:  # the first one still serves
+                await conn.send(Ping(2))
+                assert await conn.receive() == Pong(2, 4)
+            await server.shutdown()
+        plain = tmp_path / "notes.txt"
+        plain.write_text("keep me")
+        with pytest.raises(FileExistsError):
+            await tr.serve_unix(protocol(), PROCESSORS["handler"], plain)
+        assert plain.read_text() == "keep me"
+
+
+async def test_connecting_to_a_missing_unix_socket_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "nobody.sock"
+    with trio.fail_after(5), pytest.raises(tr.ConnectFailed) as caught:
+        async with tr.connect_unix(protocol(), path):
+            pass
+    assert str(caught.value) == (
+        f"could not connect to {path}: [Errno {errno.ENOENT}] {os.strerror(errno.ENOENT)}"
+    )
+    assert caught.value.errno == errno.ENOENT
+
+
+class _HandOut(trio.abc.Listener[trio.abc.Stream]):
+    """A listener that is no socket: it hands out the streams a test sends it."""
+
+    def __init__(self) -> None:
+        self.send, self._receive = trio.open_memory_channel[trio.abc.Stream](0)
+
+    async def accept(self) -> trio.abc.Stream:
+        try:
+            return await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise trio.ClosedResourceError from None
+
+    async def aclose(self) -> None:
+        await self._receive.aclose()
+
+
+async def _ping(stream: trio.abc.Stream, n: int) -> bytes:
+    await stream.send_all(b'{"Ping":{"n":%d}}\n' % n)
+    return bytes(await stream.receive_some())
+
+
+async def test_serve_listeners_takes_any_trio_listener() -> None:
+    listener = _HandOut()
+    events = Recorder()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: tr.serve_listeners(
+                    protocol(),
+                    PROCESSORS["handler"],
+                    [listener],
+                    on_event=events,
+                    task_status=task_status,
+                )
+            )
+            assert server.sockets == []
+            clients = []
+            for n in range(3):
+                ours, theirs = trio.testing.memory_stream_pair()
+                await listener.send.send(ours)
+                clients.append(theirs)
+            for n, client in enumerate(clients):
+                assert await _ping(client, n) == b'{"Pong":{"n":%d,"at":%d}}\n' % (n, 2 * n)
+            await server.shutdown()
+            for client in clients:
+                assert await client.receive_some() == b""
+    assert events.count()["Connected"] == events.count()["Disconnected"] == 3
+    assert {event.reason for event in events.of(tr.Disconnected)} == {tr.DisconnectReason.SHUTDOWN}
+
+
+async def test_an_open_stream_is_handed_to_a_running_server() -> None:
+    events = Recorder()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: tr.serve_tcp(
+                    protocol(),
+                    PROCESSORS["handler"],
+                    0,
+                    "127.0.0.1",
+                    on_event=events,
+                    task_status=task_status,
+                )
+            )
+            ours, theirs = trio.testing.memory_stream_pair()
+            await server.serve_stream(ours)
+            await events.wait_for(tr.Connected)
+            assert server.peers[0].address is None
+            assert await _ping(theirs, 5) == b'{"Pong":{"n":5,"at":10}}\n'
+            # A TCP client of the same server meanwhile.
+            async with tr.connect(protocol(), "127.0.0.1", server.port) as conn:
+                await conn.send(Ping(6))
+                assert await conn.receive() == Pong(6, 12)
+            await theirs.aclose()
+            await events.wait_for(tr.Disconnected, 2)
+            await server.shutdown()
+            late, _ = trio.testing.memory_stream_pair()
+            with pytest.raises(trio.ClosedResourceError):
+                await server.serve_stream(late)
+    reasons = [event.reason for event in events.of(tr.Disconnected)]
+    assert sorted(reason.name for reason in reasons) == ["PEER_CLOSED", "PEER_CLOSED"]
