@@ -173,7 +173,7 @@ async def test_serve_listeners_takes_any_trio_listener() -> None:
             )
             assert server.sockets == []
             clients = []
-            for n in range(3):
+            for _ in range(3):
                 ours, theirs = trio.testing.memory_stream_pair()
                 await listener.send.send(ours)
                 clients.append(theirs)
