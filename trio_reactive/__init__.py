@@ -40,6 +40,7 @@ from .protocol import Protocol
 from .server import Server, serve_listeners, serve_tcp, serve_unix
 from .wire.codec import Codec, FixedBinary, Textual, VariableBinary
 from .wire.serde import Serde
+from .workers import serve_workers
 
 __all__ = [
     "ClientConnection",
@@ -87,6 +88,7 @@ __all__ = [
     "serve_listeners",
     "serve_tcp",
     "serve_unix",
+    "serve_workers",
 ]
 
 __version__ = "0.1.0"

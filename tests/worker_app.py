@@ -1,0 +1,17 @@
+"""An app for the worker tests: each reply says which process served it."""
+
+from __future__ import annotations
+
+import os
+
+import trio_reactive as tr
+from tests.models import Ping, Pong
+
+PROTOCOL = tr.Protocol(client=Ping, server=Pong, codec=tr.Textual())
+
+
+def whose(peer: tr.Peer, ping: Ping) -> Pong:
+    return Pong(ping.n, os.getpid())
+
+
+APP = (PROTOCOL, whose)
