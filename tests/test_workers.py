@@ -175,3 +175,14 @@ def test_an_app_that_cannot_load_fails_the_launch(launch: type[Launcher]) -> Non
     log = launcher.stderr()
     assert "AttributeError" in log
     assert "a worker failed to start" in log
+
+
+def test_workers_do_not_outlive_a_launcher_that_was_killed(launch: type[Launcher]) -> None:
+    launcher = launch("--workers", "2")
+    launcher.wait_ready()
+    launcher.process.kill()  # SIGKILL: no chance to stop anything
+    launcher.process.wait(timeout=STOP_TIMEOUT)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline and not all(gone(pid) for pid in launcher.pids):
+        time.sleep(0.05)
+    assert all(gone(pid) for pid in launcher.pids)

@@ -107,7 +107,27 @@ class _Work:
     log_level: int
 
 
-async def _serve_until_signalled(work: _Work, ready: Any, index: int) -> None:
+async def _until_stopped(signals: Any, link: Connection) -> str:
+    """Wait for SIGTERM or SIGINT, or for the launcher to vanish (its end of ``link`` closes)."""
+    why: list[str] = []
+    async with trio.open_nursery() as waiting:
+
+        async def signalled() -> None:
+            async for signum in signals:
+                why.append(signal.Signals(signum).name)
+                waiting.cancel_scope.cancel()
+
+        async def orphaned() -> None:
+            await trio.lowlevel.wait_readable(link.fileno())
+            why.append("the launcher is gone")
+            waiting.cancel_scope.cancel()
+
+        waiting.start_soon(signalled)
+        waiting.start_soon(orphaned)
+    return why[0]
+
+
+async def _serve_until_stopped(work: _Work, link: Connection, index: int) -> None:
     service = load_app(work.app)
     sock = _listening_socket(work.listen, socket.SOMAXCONN)
     listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
@@ -116,26 +136,19 @@ async def _serve_until_signalled(work: _Work, ready: Any, index: int) -> None:
             server = await nursery.start(
                 partial(serve_listeners, service, None, [listener], config=work.config)
             )
-            # A plain pipe, written once: no feeder thread or shared lock to hang exit on.
-            ready.send(os.getpid())
-            ready.close()
-            async for signum in signals:
-                logger.info(
-                    "worker %d (pid %d): %s, shutting down",
-                    index,
-                    os.getpid(),
-                    signal.Signals(signum).name,
-                )
-                break
+            # A plain pipe written once: no feeder thread or shared lock to hang exit on.
+            link.send(os.getpid())
+            why = await _until_stopped(signals, link)
+            logger.info("worker %d (pid %d): %s, shutting down", index, os.getpid(), why)
             await server.shutdown(work.grace)
 
 
-def _worker(work: _Work, ready: Any, index: int) -> None:
+def _worker(work: _Work, link: Connection, index: int) -> None:
     """A worker process: load the app, serve until SIGTERM or SIGINT, shut down gracefully."""
     logging.basicConfig(
         level=work.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    trio.run(_serve_until_signalled, work, ready, index)
+    trio.run(_serve_until_stopped, work, link, index)
 
 
 def _resolve(host: str | None, port: int) -> tuple[int, Any]:
@@ -204,7 +217,9 @@ class _Pool:
 
     def __init__(self, work: _Work) -> None:
         self._context = multiprocessing.get_context("spawn")
-        #: The read end of each starting worker's pipe, until it says it serves.
+        #: The launcher's end of each worker's link: it says when it serves, and it sees EOF
+        #: when the launcher dies, however it dies, so no worker outlives it.
+        self._links: dict[int, Connection] = {}
         self._starting: dict[Connection, int] = {}
         self._work = work
         self._grace = work.config.flush_timeout if work.grace is None else work.grace
@@ -212,24 +227,26 @@ class _Pool:
         self._serving: set[int] = set()
 
     def _start(self, index: int) -> None:
-        receiver, sender = self._context.Pipe(duplex=False)
+        ours, theirs = self._context.Pipe()
         process = self._context.Process(
             target=_worker,
-            args=(self._work, sender, index),
+            args=(self._work, theirs, index),
             name=f"trio_reactive worker {index}",
         )
         process.start()
-        sender.close()
+        theirs.close()
+        if index in self._links:
+            self._links.pop(index).close()
         self._processes[index] = process
-        self._starting[receiver] = index
+        self._links[index] = ours
+        self._starting[ours] = index
 
     def _collect_ready(self, timeout: float) -> None:
         readable = set(wait(list(self._starting), timeout=timeout))
-        for receiver in [receiver for receiver in self._starting if receiver in readable]:
+        for link in [link for link in self._starting if link in readable]:
             with contextlib.suppress(EOFError):  # died before it served: its exit code tells
-                self._serving.add(receiver.recv())
-            del self._starting[receiver]
-            receiver.close()
+                self._serving.add(link.recv())
+            del self._starting[link]
 
     def run(
         self,
@@ -292,6 +309,10 @@ class _Pool:
                 process.join()
         codes = [process.exitcode for process in live]
         self._processes.clear()
+        for link in self._links.values():
+            link.close()
+        self._links.clear()
+        self._starting.clear()
         return all(code == 0 for code in codes)
 
 
