@@ -186,3 +186,18 @@ def test_workers_do_not_outlive_a_launcher_that_was_killed(launch: type[Launcher
     while time.monotonic() < deadline and not all(gone(pid) for pid in launcher.pids):
         time.sleep(0.05)
     assert all(gone(pid) for pid in launcher.pids)
+
+
+def test_the_workers_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.workers", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT * 2,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert all(float(row[1]) > 0 for row in rows)
