@@ -9,8 +9,6 @@ sends and encodes what the client sends.  The ``*_unix`` variants connect to a U
 from __future__ import annotations
 
 import enum
-import errno
-import math
 import os
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +19,8 @@ import stamina
 import trio
 
 from ._callbacks import make_event_sink
-from ._sockets import apply_socket_options, peer_address
+from ._connect import connect_once, describe_address, describe_cause, errno_of
+from ._sockets import peer_address
 from ._unix import UnixPath
 from .composite import CompiledStage, Service
 from .config import Config, RetryPolicy
@@ -62,104 +61,21 @@ async def open_stream(
     the ``errno`` of the underlying ``OSError`` where there is one.
     """
     retry = config.connect_retry if retry is None else retry
-    where = _describe_address(host, port)
+    where = describe_address(host, port)
     stream: trio.abc.Stream | None = None
     try:
         async for attempt in stamina.retry_context(on=OSError, **retry.stamina_arguments()):
             with attempt:
-                stream = await _connect_once(host, port, config, ssl_context)
+                stream = await connect_once(host, port, config, ssl_context)
     except OSError as exc:
-        failure = ConnectFailed(f"could not connect to {where}: {_describe_cause(exc)}")
-        failure.errno = _errno_of(exc)
+        failure = ConnectFailed(f"could not connect to {where}: {describe_cause(exc)}")
+        failure.errno = errno_of(exc)
         raise failure from exc
     except trio.BrokenResourceError as exc:
         cause = exc.__cause__ or exc
         raise ConnectFailed(f"TLS handshake with {where} failed: {cause}") from exc
     assert stream is not None
     return stream
-
-
-class _TimedOut(TimeoutError):
-    """One connect attempt ran out of ``connect_timeout``; says which step was under way."""
-
-
-async def _connect_once(
-    host: str | bytes | UnixPath,
-    port: int,
-    config: Config,
-    ssl_context: ssl.SSLContext | None,
-) -> trio.abc.Stream:
-    timeout = config.connect_timeout
-    step = "TCP connect" if not isinstance(host, UnixPath) else "connect"
-    stream: trio.abc.Stream | None = None
-    done = False
-    try:
-        with trio.move_on_after(math.inf if timeout is None else timeout):
-            if isinstance(host, UnixPath):
-                stream = await trio.open_unix_socket(host.path)
-            else:
-                stream = await trio.open_tcp_stream(host, port)
-            apply_socket_options(stream, config)
-            if ssl_context is not None:
-                step = "TLS handshake"
-                server_hostname = None if isinstance(host, UnixPath) else _text(host)
-                stream = trio.SSLStream(stream, ssl_context, server_hostname=server_hostname)
-                await stream.do_handshake()
-            done = True
-    finally:
-        if not done and stream is not None:
-            await trio.aclose_forcefully(stream)
-    if not done:
-        raise _TimedOut(errno.ETIMEDOUT, f"{step} timed out after {timeout} s")
-    assert stream is not None
-    return stream
-
-
-def _text(host: str | bytes) -> str:
-    return host.decode() if isinstance(host, bytes) else host
-
-
-def _describe_address(host: str | bytes | UnixPath, port: int) -> str:
-    if isinstance(host, UnixPath):
-        return host.path
-    name = _text(host)
-    return f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
-
-
-def _leaves(exc: OSError) -> list[OSError]:
-    """The per-address errors behind trio's "all attempts to connect ... failed"."""
-    group = exc.__cause__
-    if isinstance(group, BaseExceptionGroup):
-        found = [leaf for leaf in _flatten(group) if isinstance(leaf, OSError)]
-        if found:
-            return found
-    return [exc]
-
-
-def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    leaves: list[BaseException] = []
-    for inner in group.exceptions:
-        leaves.extend(_flatten(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
-    return leaves
-
-
-def _describe_cause(exc: OSError) -> str:
-    """``[Errno 111] Connection refused`` rather than trio's summary of the attempts."""
-    described: list[str] = []
-    for leaf in _leaves(exc):
-        if isinstance(leaf, _TimedOut):
-            text = str(leaf.strerror)
-        elif leaf.errno is not None:
-            text = f"[Errno {leaf.errno}] {os.strerror(leaf.errno)}"
-        else:
-            text = str(leaf)
-        if text not in described:
-            described.append(text)
-    return "; ".join(described)
-
-
-def _errno_of(exc: OSError) -> int | None:
-    return next((leaf.errno for leaf in _leaves(exc) if leaf.errno is not None), None)
 
 
 async def _open_connection(
