@@ -5,8 +5,12 @@ from __future__ import annotations
 import errno
 import logging
 import math
+import os
 import re
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -235,3 +239,60 @@ async def test_without_tuning_the_system_timers_stay() -> None:
             await default.aclose()
             nursery.cancel_scope.cancel()
         await listener.aclose()
+
+
+_SMALL_SERVER = """
+import resource
+from functools import partial
+
+import trio
+
+import trio_reactive as tr
+from tests.engine_support import PROCESSORS, protocol
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+async def main():
+    config = tr.Config(max_connections=40)
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(tr.serve_tcp, protocol(), PROCESSORS["handler"], 0, "127.0.0.1", config=config)
+        )
+        print(server.port, flush=True)
+
+
+trio.run(main)
+"""
+
+
+async def test_below_the_descriptor_limit_newcomers_are_turned_away_not_left_waiting() -> None:
+    """64 descriptors, 100 clients: 40 served, the other 60 closed at once (none times out)."""
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SMALL_SERVER],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        with trio.fail_after(20):
+            streams = [await raw_connect(port) for _ in range(100)]
+            outcomes = []
+            for n, stream in enumerate(streams):
+                try:
+                    await stream.send_all(b'{"Ping":{"n":%d}}\n' % n)
+                    outcomes.append(await stream.receive_some())
+                except trio.BrokenResourceError:  # our ping reached a closed socket: a reset
+                    outcomes.append(b"")
+            served = [data for data in outcomes if data]
+            assert len(served) == 40
+            assert outcomes.count(b"") == 60
+            for stream in streams:
+                await stream.aclose()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
