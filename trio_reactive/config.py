@@ -154,10 +154,11 @@ class Config:
 
     Timeouts are in seconds; ``None`` turns one off.  ``connect_timeout`` bounds each connect
     attempt of a client, TCP connect and TLS handshake together.  ``handshake_timeout`` bounds
-    how long a server waits for a new connection to prove it is a real client: its TLS
-    handshake, and its first whole message.  ``max_connections`` caps the connections a server
-    holds at once (``None``: only the file-descriptor limit); a connection beyond it is closed
-    at once and reported as :class:`~trio_reactive.events.Rejected`.  ``keepalive_idle``,
+    how long a server waits for a new connection's opening handshake, the TLS one on a TLS
+    port; a connection that has not finished it in time is closed.  ``max_connections`` caps
+    the connections a server holds at once (``None``: only the file-descriptor limit); a
+    connection beyond it is closed at once and reported as
+    :class:`~trio_reactive.events.Rejected`.  ``keepalive_idle``,
     ``keepalive_interval`` (seconds) and ``keepalive_count`` tune TCP keepalive where the OS
     has the options, and need ``keepalive=True``.
     """
