@@ -24,7 +24,6 @@ import the launching module afresh).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
 import logging
@@ -35,7 +34,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -43,11 +42,11 @@ from typing import Any
 import attrs
 import trio
 
-from .composite import Service
-from .config import Config
-from .server import as_service, serve_listeners
+from ..composite import Service
+from ..config import Config
+from ..server import as_service, serve_listeners
 
-__all__ = ["REUSE_PORT_OPTION", "load_app", "main", "serve_workers"]
+__all__ = ["REUSE_PORT_OPTION", "load_app", "serve_workers"]
 
 logger = logging.getLogger("trio_reactive.workers")
 
@@ -314,44 +313,3 @@ class _Pool:
         self._links.clear()
         self._starting.clear()
         return all(code == 0 for code in codes)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m trio_reactive.workers",
-        description="Serve a trio_reactive app with one worker process per core on one port.",
-    )
-    parser.add_argument("app", help="module:attribute naming a Service or (protocol, processor)")
-    parser.add_argument("--host", default=None, help="address to listen on (default: every one)")
-    parser.add_argument("--port", type=int, default=0, help="port (default: 0, any free one)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
-    parser.add_argument("--grace", type=float, default=None, help="seconds to flush at shutdown")
-    parser.add_argument(
-        "--no-reuse-port",
-        action="store_true",
-        help="share one listening socket instead of SO_REUSEPORT",
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: prints ``listening on HOST:PORT`` once every worker serves."""
-    arguments = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-
-    def announce(address: Any, pids: list[int]) -> None:
-        print(f"listening on {address[0]}:{address[1]} pids {' '.join(map(str, pids))}", flush=True)
-
-    return serve_workers(
-        arguments.app,
-        arguments.port,
-        arguments.host,
-        workers=arguments.workers,
-        grace=arguments.grace,
-        reuse_port=False if arguments.no_reuse_port else None,
-        ready=announce,
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
