@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import errno
 import os
 import socket
@@ -9,13 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
 import trio.testing
 
 import trio_reactive as tr
 from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol
-from tests.test_composite import FLAT, FOUR_STAGES, Bye, Hello, Login, Said, Set
+from tests.models import CLIENT, SERVER
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -50,22 +52,72 @@ async def test_messages_over_a_unix_socket(codec: str, shape: str, tmp_path: Pat
     assert not path.exists(), "the socket file is removed when the server ends"
 
 
+@attrs.frozen
+class Hello:
+    name: str
+
+
+@attrs.frozen
+class Welcome:
+    name: str
+
+
+class Phase(enum.Enum):
+    LOGIN = 1
+    PLAY = 2
+
+
+LOGIN = tr.Protocol(client=Hello, server=Welcome, codec=tr.Textual())
+PLAY = tr.Protocol(client=CLIENT, server=SERVER, codec=tr.FixedBinary())
+
+
+def _server_service() -> tr.Service:
+    def login(peer: tr.Peer, hello: Hello) -> Welcome:
+        peer.session["name"] = hello.name
+        peer.goto(Phase.PLAY)
+        return Welcome(hello.name)
+
+    def play(peer: tr.Peer, ping: Any) -> Any:
+        return Pong(ping.n, len(peer.session["name"])) if isinstance(ping, Ping) else None
+
+    return tr.Service(
+        {Phase.LOGIN: tr.Stage(LOGIN, login), Phase.PLAY: tr.Stage(PLAY, play)}, Phase.LOGIN
+    )
+
+
 async def test_a_composite_service_over_a_unix_socket(tmp_path: Path) -> None:
-    path = tmp_path / "flow.sock"
+    """Text to log in, then fixed binary records, both ways, on one Unix connection."""
+    path = tmp_path / "game.sock"
+    received: list[Any] = []
+
+    async def log_in(peer: tr.Peer, replies: AsyncIterator[Welcome]) -> AsyncIterator[Hello]:
+        yield Hello("ann")
+        async for welcome in replies:
+            received.append(welcome)
+            peer.goto(Phase.PLAY)
+            return
+
+    async def play(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
+        for n in range(5):
+            await peer.send(Ping(n))
+        async for pong in pongs:
+            received.append(pong)
+            if len(received) == 6:
+                return
+
+    client = tr.Service(
+        {Phase.LOGIN: tr.Stage(LOGIN, log_in), Phase.PLAY: tr.Stage(PLAY, play)}, Phase.LOGIN
+    )
+    events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_unix(nursery, FOUR_STAGES, None, path)
-            async with tr.connect_unix(FLAT, path) as conn:
-                for message in (Hello("ann"), Login("secret"), Set("volume", 7), Bye(), Hello("x")):
-                    await conn.send(message)
-                replies = [await conn.receive() for _ in range(4)]
+            server = await start_unix(nursery, _server_service(), None, path, on_event=events)
+            reason = await tr.run_client_unix(client, None, path)
+            await events.wait_for(tr.Disconnected)
             await server.shutdown()
-    assert replies == [
-        Said("greeting", "hello ann"),
-        Said("authenticated", "welcome"),
-        Said("settings", "volume=7"),
-        Said("goodbye", "bye ann (2 entries)"),
-    ]
+    assert reason is tr.DisconnectReason.PROCESSOR_ENDED
+    assert received == [Welcome("ann"), *(Pong(n, 3) for n in range(5))]
+    assert [event.stage for event in events.of(tr.PeerArrived)] == [Phase.LOGIN, Phase.PLAY]
 
 
 async def test_run_client_unix_runs_a_processor(tmp_path: Path) -> None:
