@@ -243,6 +243,7 @@ async def test_without_tuning_the_system_timers_stay() -> None:
 
 _SMALL_SERVER = """
 import resource
+import sys
 from functools import partial
 
 import trio
@@ -254,7 +255,7 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
 
 async def main():
-    config = tr.Config(max_connections=40)
+    config = tr.Config(max_connections=int(sys.argv[1]) if sys.argv[1] != "none" else None)
     async with trio.open_nursery() as nursery:
         server = await nursery.start(
             partial(tr.serve_tcp, protocol(), PROCESSORS["handler"], 0, "127.0.0.1", config=config)
@@ -266,11 +267,11 @@ trio.run(main)
 """
 
 
-async def test_below_the_descriptor_limit_newcomers_are_turned_away_not_left_waiting() -> None:
-    """64 descriptors, 100 clients: 40 served, the other 60 closed at once (none times out)."""
+async def _hundred_clients_of_a_server_with_64_descriptors(max_connections: str) -> list[bytes]:
+    """What each of 100 clients gets for one ping: a reply, or b"" for a connection closed."""
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(
-        [sys.executable, "-c", _SMALL_SERVER],
+        [sys.executable, "-c", _SMALL_SERVER, max_connections],
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
         stdout=subprocess.PIPE,
@@ -279,20 +280,33 @@ async def test_below_the_descriptor_limit_newcomers_are_turned_away_not_left_wai
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline())
+        outcomes = []
         with trio.fail_after(20):
             streams = [await raw_connect(port) for _ in range(100)]
-            outcomes = []
             for n, stream in enumerate(streams):
                 try:
                     await stream.send_all(b'{"Ping":{"n":%d}}\n' % n)
                     outcomes.append(await stream.receive_some())
                 except trio.BrokenResourceError:  # our ping reached a closed socket: a reset
                     outcomes.append(b"")
-            served = [data for data in outcomes if data]
-            assert len(served) == 40
-            assert outcomes.count(b"") == 60
             for stream in streams:
                 await stream.aclose()
+        return outcomes
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+async def test_below_the_descriptor_limit_newcomers_are_turned_away_not_left_waiting() -> None:
+    """64 descriptors, max_connections=40, 100 clients: 40 served, 60 closed at once."""
+    outcomes = await _hundred_clients_of_a_server_with_64_descriptors("40")
+    assert len([data for data in outcomes if data]) == 40
+    assert outcomes.count(b"") == 60
+
+
+async def test_out_of_descriptors_newcomers_are_turned_away_not_left_waiting() -> None:
+    """No max_connections: past the descriptor limit the spare one turns newcomers away."""
+    outcomes = await _hundred_clients_of_a_server_with_64_descriptors("none")
+    served = len([data for data in outcomes if data])
+    assert 40 <= served < 64
+    assert outcomes.count(b"") == 100 - served

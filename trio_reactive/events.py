@@ -49,7 +49,7 @@ class DisconnectReason(enum.Enum):
     STAGE_ERROR = "a transition to an unknown stage"
     HANDSHAKE_TIMEOUT = "the connection did not complete its handshake within handshake_timeout"
     HANDSHAKE_FAILED = "the TLS handshake failed"
-    TOO_MANY_CONNECTIONS = "the server already held max_connections connections"
+    TOO_MANY_CONNECTIONS = "the server held max_connections connections, or ran out of descriptors"
 
 
 @attrs.frozen

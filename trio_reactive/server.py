@@ -20,6 +20,7 @@ import trio
 from ._callbacks import make_event_sink
 from ._logs import RateLimitedLog
 from ._sockets import apply_socket_options, peer_address
+from ._spare import SpareDescriptor
 from ._unix import open_unix_listener, remove_socket_file
 from .composite import Service, single_stage
 from .config import Config
@@ -44,6 +45,16 @@ _ACCEPT_RETRY_ERRNOS = {
 _ACCEPT_RETRY_DELAY = 0.1
 #: Under attack accept() fails ten times a second; one line per errno per this many seconds.
 _ACCEPT_LOG_INTERVAL = 10.0
+#: Failures the spare descriptor answers (see _spare.py).
+_OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE}
+
+
+def _socket_listener(listener: trio.abc.Listener[Any]) -> trio.SocketListener | None:
+    """The socket listener under ``listener`` (a TLS one wraps it), or None if it has none."""
+    found: Any = listener
+    while found is not None and not isinstance(found, trio.SocketListener):
+        found = getattr(found, "transport_listener", None)
+    return found
 
 
 def as_service(target: Protocol | Service, processor: Processor | None) -> Service:
@@ -77,6 +88,7 @@ class Server:
         self._holding = 0
         self._handshakes: set[trio.CancelScope] = set()
         self._accept_log = RateLimitedLog(logger, _ACCEPT_LOG_INTERVAL)
+        self._spare = SpareDescriptor()
         self._accepting = trio.CancelScope()
         self._shutdown_started = False
         self._finished = trio.Event()
@@ -86,14 +98,8 @@ class Server:
     @property
     def sockets(self) -> list[trio.socket.SocketType]:
         """The listening sockets (a listener that has none, such as a test's, is skipped)."""
-        found = []
-        for outer in self.listeners:
-            listener: Any = outer
-            while listener is not None and not isinstance(listener, trio.SocketListener):
-                listener = getattr(listener, "transport_listener", None)
-            if listener is not None:
-                found.append(listener.socket)
-        return found
+        found = [_socket_listener(listener) for listener in self.listeners]
+        return [listener.socket for listener in found if listener is not None]
 
     @property
     def address(self) -> Any:
@@ -130,6 +136,7 @@ class Server:
             for listener in self.listeners:
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(listener)
+            self._spare.close()
             self._finished.set()
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any]) -> None:
@@ -144,6 +151,8 @@ class Server:
                         _ACCEPT_RETRY_DELAY,
                         key=exc.errno,
                     )
+                    if exc.errno in _OUT_OF_DESCRIPTORS and await self._turn_away(listener):
+                        continue
                     await trio.sleep(_ACCEPT_RETRY_DELAY)
                     continue
                 raise
@@ -151,6 +160,23 @@ class Server:
                 return
             self.connections_accepted += 1
             self._admit(stream)
+
+    async def _turn_away(self, listener: trio.abc.Listener[Any]) -> bool:
+        """Out of descriptors: accept one newcomer with the spare one and close it at once.
+
+        Only for socket listeners, whose accept needs a descriptor; False if none was turned
+        away (no spare, or accept failed again), and the loop waits before it tries again.
+        """
+        if _socket_listener(listener) is None or not self._spare.release():
+            return False
+        try:
+            stream = await listener.accept()
+            await self._reject(stream, DisconnectReason.TOO_MANY_CONNECTIONS)
+        except (OSError, trio.ClosedResourceError):
+            return False
+        finally:
+            self._spare.restore()
+        return True
 
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
         """Run the service on an already-open ``stream``, as on a connection it accepted.
