@@ -21,8 +21,7 @@ class SpareDescriptor:
     __slots__ = ("_fd",)
 
     def __init__(self) -> None:
-        self._fd: int | None = None
-        self.restore()
+        self._fd: int | None = None  # held from the first restore() to close()
 
     def release(self) -> bool:
         """Close the spare so the next descriptor opened can use it; False if there was none."""

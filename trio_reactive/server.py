@@ -124,6 +124,7 @@ class Server:
         }
 
     async def _serve(self, task_status: trio.TaskStatus[Server]) -> None:
+        self._spare.restore()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
