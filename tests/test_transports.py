@@ -269,3 +269,13 @@ async def test_an_open_stream_is_handed_to_a_running_server() -> None:
                 await server.serve_stream(late)
     reasons = [event.reason for event in events.of(tr.Disconnected)]
     assert sorted(reason.name for reason in reasons) == ["PEER_CLOSED", "PEER_CLOSED"]
+
+
+async def test_the_socket_file_is_removed_when_the_server_is_cancelled(tmp_path: Path) -> None:
+    path = tmp_path / "cancelled.sock"
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await start_unix(nursery, protocol(), PROCESSORS["handler"], path)
+            assert path.exists()
+            nursery.cancel_scope.cancel()
+    assert not path.exists()
