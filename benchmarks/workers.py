@@ -6,14 +6,17 @@ time driven by the load generator's ``many`` job: N connections doing ping-pong,
 flight on each, from one epoll loop in this process.  Rounds alternate the worker counts so that
 noise from the shared machine falls on all of them alike; the figures are medians over rounds.
 
-Besides messages per second it reports the CPU the workers used (100% is one core busy): on a
-machine with as many cores as workers plus one for the load generator, throughput follows the
-worker count until the load generator saturates; with fewer cores, the processes share them.
+Worker count 0 is the reference: the benchmarks' own one-process server (``serve_tcp``), in
+the same rounds; "ratio" is each row over the first one.  Besides messages per second it
+reports the CPU the server processes used (100% is one core busy): on a machine with as many
+cores as workers plus one for the load generator, throughput follows the worker count until
+the load generator saturates; with fewer cores, the processes share them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import select
@@ -39,14 +42,26 @@ ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 60.0
 
 
+#: The reference row: the benchmarks' own single-process server (``serve_tcp``).
+SINGLE = 0
+
+
 class Workers:
-    """``python -m trio_reactive.workers`` in a process of its own, on a free port."""
+    """``python -m trio_reactive.workers`` in a process of its own, on a free port.
+
+    With ``workers=SINGLE``, the benchmarks' usual server instead (``benchmarks.serve``: one
+    process calling ``serve_tcp``), as the reference measured in the same conditions.
+    """
 
     def __init__(self, codec: str, workers: int) -> None:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        command = [sys.executable, "-m", "trio_reactive.workers", f"benchmarks.workers:{codec}"]
+        if workers == SINGLE:
+            command = ["-m", "benchmarks.serve", "trio_reactive", codec]
+        else:
+            command = ["-m", "trio_reactive.workers", f"benchmarks.workers:{codec.upper()}"]
+            command += ["--host", "127.0.0.1", "--workers", str(workers)]
         self.process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--workers", str(workers)],
+            [sys.executable, *command],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": path},
             stdout=subprocess.PIPE,
@@ -56,10 +71,14 @@ class Workers:
         assert self.process.stdout is not None
         readable, _, _ = select.select([self.process.stdout], [], [], STARTUP_TIMEOUT)
         line = self.process.stdout.readline() if readable else ""
+        if workers == SINGLE and line.startswith("{"):
+            announced = json.loads(line)
+            self.address, self.pids = announced["address"], [announced["pid"]]
+            return
         found = re.fullmatch(r"listening on (\S+):(\d+) pids ([\d ]+)\n", line)
         if found is None:
             self.stop()
-            raise RuntimeError(f"the workers did not start (first line {line!r})")
+            raise RuntimeError(f"the server did not start (first line {line!r})")
         self.address = {"host": found[1], "port": int(found[2])}
         self.pids = [int(pid) for pid in found[3].split()]
 
@@ -78,7 +97,7 @@ class Workers:
 
 def measure(codec: str, workers: int, connections: int, duration: float) -> dict[str, Any]:
     """One round: start ``workers`` workers, run the ``many`` job on them, stop them."""
-    server = Workers(codec.upper(), workers)
+    server = Workers(codec, workers)
     try:
         cpu_before, start = server.cpu(), time.perf_counter()
         result = many(server.address, codec, connections, duration)
@@ -91,7 +110,9 @@ def measure(codec: str, workers: int, connections: int, duration: float) -> dict
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.workers", description=__doc__)
-    parser.add_argument("--workers", default="1,2", help="worker counts to compare (1,2)")
+    parser.add_argument(
+        "--workers", default="0,1,2", help="worker counts to compare; 0 is plain serve_tcp"
+    )
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
@@ -117,15 +138,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{arguments.connections} connections, ping-pong, {arguments.codec} codec, "
         f"{arguments.rounds} x {arguments.duration:g} s rounds, {os.cpu_count()} cores"
     )
-    print(f"{'workers':>7}  {'msgs/s':>9}  {'vs 1':>5}  {'p50 µs':>7}  {'p99 µs':>7}  {'CPU %':>6}")
+    print(
+        f"{'workers':>9}  {'msgs/s':>9}  {'ratio':>5}  {'p50 µs':>7}  {'p99 µs':>7}  {'CPU %':>6}"
+    )
     base = median([sample["msgs_per_s"] for sample in samples[counts[0]]])
     for count in counts:
+        label = "serve_tcp" if count == SINGLE else str(count)
         rate = median([sample["msgs_per_s"] for sample in samples[count]])
         p50 = median([sample["p50_us"] for sample in samples[count]])
         p99 = median([sample["p99_us"] for sample in samples[count]])
         cpu = median([sample["server_cpu_percent"] for sample in samples[count]])
         print(
-            f"{count:>7}  {rate:>9.0f}  {rate / base:>5.2f}  {p50:>7.0f}  {p99:>7.0f}  {cpu:>6.0f}"
+            f"{label:>9}  {rate:>9.0f}  {rate / base:>5.2f}  {p50:>7.0f}  {p99:>7.0f}  {cpu:>6.0f}"
         )
     return 0
 

@@ -199,5 +199,5 @@ def test_the_workers_benchmark_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[2:]]
-    assert [row[0] for row in rows] == ["1", "2"]
+    assert [row[0] for row in rows] == ["serve_tcp", "1", "2"]
     assert all(float(row[1]) > 0 for row in rows)
