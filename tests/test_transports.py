@@ -279,3 +279,24 @@ async def test_the_socket_file_is_removed_when_the_server_is_cancelled(tmp_path:
             assert path.exists()
             nursery.cancel_scope.cancel()
     assert not path.exists()
+
+
+async def test_a_connection_accepted_as_shutdown_begins_is_turned_away() -> None:
+    events = Recorder()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: tr.serve_listeners(
+                    protocol(),
+                    PROCESSORS["handler"],
+                    [_HandOut()],
+                    on_event=events,
+                    task_status=task_status,
+                )
+            )
+            ours, theirs = trio.testing.memory_stream_pair()
+            server._admit(ours)  # what the accept loop does; the connection's task has not run
+            await server.shutdown()  # begins before that task runs
+            assert await theirs.receive_some() == b""
+    assert [event.reason for event in events.of(tr.Rejected)] == [tr.DisconnectReason.SHUTDOWN]
+    assert events.count()["Connected"] == 0

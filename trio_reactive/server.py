@@ -220,7 +220,7 @@ class Server:
                 error = exc.__cause__ or exc
             finally:
                 self._handshakes.discard(deadline)
-        if error is None and not deadline.cancelled_caught and not self._shutdown_started:
+        if error is None and not deadline.cancelled_caught:
             return True
         if self._shutdown_started:
             reason = DisconnectReason.SHUTDOWN
@@ -243,6 +243,9 @@ class Server:
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
         if isinstance(stream, trio.SSLStream) and not await self._handshake(stream):
+            return
+        if self._shutdown_started:  # accepted as shutdown began: too late to start serving it
+            await self._reject(stream, DisconnectReason.SHUTDOWN)
             return
         connection = Connection(
             stream,
