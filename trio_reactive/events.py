@@ -102,8 +102,8 @@ class Rejected:
     """A server closed a connection before it became a peer; no other event is seen for it.
 
     ``address`` is the remote address (``None`` where the transport has none), ``reason`` one of
-    ``TOO_MANY_CONNECTIONS``, ``HANDSHAKE_TIMEOUT`` or ``HANDSHAKE_FAILED``, and ``error`` what
-    the TLS layer raised, if anything.
+    ``TOO_MANY_CONNECTIONS``, ``HANDSHAKE_TIMEOUT``, ``HANDSHAKE_FAILED`` or ``SHUTDOWN`` (the
+    server began shutting down first), and ``error`` what the TLS layer raised, if anything.
     """
 
     address: Any
