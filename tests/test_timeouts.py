@@ -229,3 +229,33 @@ def test_timeouts_can_be_turned_off() -> None:
     config = tr.Config(connect_timeout=None, handshake_timeout=None)
     assert config.connect_timeout is None and config.handshake_timeout is None
     assert tr.Config().connect_timeout == tr.Config().handshake_timeout == 10.0
+
+
+async def test_connections_in_their_handshake_count_against_max_connections(
+    autojump_clock: Any, contexts: Any
+) -> None:
+    server_context, _ = contexts
+    events = Recorder()
+    config = tr.Config(max_connections=2, handshake_timeout=5)
+    async with trio.open_nursery() as nursery:
+        server = await start_server(
+            nursery,
+            protocol(),
+            PROCESSORS["handler"],
+            ssl_context=server_context,
+            config=config,
+            on_event=events,
+        )
+        silent = [await raw_connect(server.port) for _ in range(3)]
+        await events.wait_for(tr.Rejected)
+        assert [event.reason for event in events.of(tr.Rejected)] == [
+            tr.DisconnectReason.TOO_MANY_CONNECTIONS
+        ]
+        await events.wait_for(tr.Rejected, 3)  # the two others when their deadline passes
+        assert sorted(event.reason.name for event in events.of(tr.Rejected)[1:]) == [
+            "HANDSHAKE_TIMEOUT",
+            "HANDSHAKE_TIMEOUT",
+        ]
+        for stream in silent:
+            await stream.aclose()
+        await server.shutdown()
