@@ -57,6 +57,9 @@ REUSE_PORT_OPTION: int | None = getattr(socket, "SO_REUSEPORT_LB", None) or (
 )
 #: How long the launcher waits beyond ``grace`` before it kills a worker that has not exited.
 _STOP_MARGIN = 10.0
+#: A worker that dies sooner than this after it started is replaced only this much later, so a
+#: worker that crashes at once does not turn the launcher into a fork loop.
+_RESTART_DELAY = 1.0
 _POLL = 0.1
 
 #: What a worker listens on: an address to bind with REUSE_PORT_OPTION, or the shared socket.
@@ -223,6 +226,7 @@ class _Pool:
         self._work = work
         self._grace = work.config.flush_timeout if work.grace is None else work.grace
         self._processes: dict[int, Any] = {}
+        self._started_at: dict[int, float] = {}
         self._serving: set[int] = set()
 
     def _start(self, index: int) -> None:
@@ -237,6 +241,7 @@ class _Pool:
         if index in self._links:
             self._links.pop(index).close()
         self._processes[index] = process
+        self._started_at[index] = time.monotonic()
         self._links[index] = ours
         self._starting[ours] = index
 
@@ -289,6 +294,9 @@ class _Pool:
                     process.pid,
                     process.exitcode,
                 )
+                lived = time.monotonic() - self._started_at[index]
+                if lived < _RESTART_DELAY and stop.wait(_RESTART_DELAY - lived):
+                    return
                 self._start(index)
             self._collect_ready(0)
 
