@@ -108,6 +108,27 @@ def measure(codec: str, workers: int, connections: int, duration: float) -> dict
     return result
 
 
+def _save(arguments: argparse.Namespace, samples: dict[int, Any], load_before: Any) -> None:
+    """Every sample, with what is needed to judge them later: commit, cores, load average."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    record = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit,
+        "cores": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "arguments": {k: v for k, v in vars(arguments).items() if k != "json"},
+        "samples": {str(count): rounds for count, rounds in samples.items()},
+    }
+    arguments.json.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.workers", description=__doc__)
     parser.add_argument(
@@ -118,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--codec", default="fixed", choices=["textual", "fixed", "variable"])
     parser.add_argument("--smoke", action="store_true", help="a few connections for a moment")
+    parser.add_argument("--json", type=Path, default=None, help="also save every sample here")
     return parser
 
 
@@ -126,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.smoke:
         arguments.connections, arguments.duration, arguments.rounds = 20, 0.3, 1
     raise_open_files_limit()
+    load_before = os.getloadavg()
     counts = [int(count) for count in arguments.workers.split(",")]
     samples: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
     for round_index in range(arguments.rounds):
@@ -134,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             samples[count].append(
                 measure(arguments.codec, count, arguments.connections, arguments.duration)
             )
+    if arguments.json is not None:
+        _save(arguments, samples, load_before)
     print(
         f"{arguments.connections} connections, ping-pong, {arguments.codec} codec, "
         f"{arguments.rounds} x {arguments.duration:g} s rounds, {os.cpu_count()} cores"
