@@ -148,10 +148,15 @@ def test_two_workers_share_a_port_and_stop_gracefully_on_sigterm(launch: type[La
 
 
 def test_workers_sharing_one_socket_serve_and_stop_on_sigint(launch: type[Launcher]) -> None:
-    launcher = launch("--workers", "2", "--no-reuse-port")
+    launcher = launch("--workers", "2", "--no-reuse-port", "--on-event", "tests.worker_app:report")
     launcher.wait_ready()
-    assert set(served_by(launcher.port, 20)) <= set(launcher.pids)
+    served = served_by(launcher.port, 20)
+    assert set(served) <= set(launcher.pids)
     assert launcher.stop(signal.SIGINT) == 0
+    log = launcher.stderr()
+    for pid in set(served):  # each worker ran the event callback it was named
+        assert log.count(f"worker {pid}: Connected") == served.count(pid)
+        assert log.count(f"worker {pid}: Disconnected") == served.count(pid)
     assert all(exits(pid) for pid in launcher.pids)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import trio_reactive as tr
 from tests.models import Ping, Pong
@@ -15,3 +16,9 @@ def whose(peer: tr.Peer, ping: Ping) -> Pong:
 
 
 APP = (PROTOCOL, whose)
+
+
+def report(event: tr.Event) -> None:
+    """An event callback each worker imports: one line on stderr per connection event."""
+    if isinstance(event, (tr.Connected, tr.Disconnected)):
+        print(f"worker {os.getpid()}: {type(event).__name__}", file=sys.stderr, flush=True)

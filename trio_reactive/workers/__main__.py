@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     parser.add_argument("--grace", type=float, default=None, help="seconds to flush at shutdown")
     parser.add_argument(
+        "--on-event", default=None, help="module:function, each worker's event callback"
+    )
+    parser.add_argument(
         "--max-connections", type=int, default=None, help="connections each worker holds at most"
     )
     parser.add_argument(
@@ -50,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=arguments.workers,
         config=Config(max_connections=arguments.max_connections),
         grace=arguments.grace,
+        on_event=arguments.on_event,
         reuse_port=False if arguments.no_reuse_port else None,
         ready=announce,
     )

@@ -66,14 +66,20 @@ _POLL = 0.1
 Listen = tuple[int, Any] | socket.socket
 
 
-def load_app(spec: str) -> Service:
-    """The service named by ``"module:attribute"``: a ``Service``, or a (protocol, processor)."""
+def _named(spec: str) -> Any:
+    """The object named by ``"module:attribute"`` (the attribute may be dotted)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"an app is named 'module:attribute', got {spec!r}")
+        raise ValueError(f"expected 'module:attribute', got {spec!r}")
     target: Any = importlib.import_module(module_name)
     for part in attribute.split("."):
         target = getattr(target, part)
+    return target
+
+
+def load_app(spec: str) -> Service:
+    """The service named by ``"module:attribute"``: a ``Service``, or a (protocol, processor)."""
+    target = _named(spec)
     if isinstance(target, Service):
         return target
     if isinstance(target, tuple) and len(target) == 2:
@@ -107,6 +113,7 @@ class _Work:
     config: Config
     grace: float | None
     log_level: int
+    on_event: str | None = None
 
 
 async def _until_stopped(signals: Any, link: Connection) -> str:
@@ -131,12 +138,20 @@ async def _until_stopped(signals: Any, link: Connection) -> str:
 
 async def _serve_until_stopped(work: _Work, link: Connection, index: int) -> None:
     service = load_app(work.app)
+    on_event = None if work.on_event is None else _named(work.on_event)
     sock = _listening_socket(work.listen, socket.SOMAXCONN)
     listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             server = await nursery.start(
-                partial(serve_listeners, service, None, [listener], config=work.config)
+                partial(
+                    serve_listeners,
+                    service,
+                    None,
+                    [listener],
+                    config=work.config,
+                    on_event=on_event,
+                )
             )
             # A plain pipe written once: no feeder thread or shared lock to hang exit on.
             link.send(os.getpid())
@@ -170,6 +185,7 @@ def serve_workers(
     grace: float | None = None,
     reuse_port: bool | None = None,
     log_level: int = logging.INFO,
+    on_event: str | None = None,
     ready: Callable[[Any, list[int]], None] | None = None,
 ) -> int:
     """Serve ``app`` (``"module:attribute"``, see :func:`load_app`) with ``workers`` processes.
@@ -177,9 +193,11 @@ def serve_workers(
     ``workers`` defaults to the number of cores; ``host=None`` listens on every interface (the
     first address it resolves to).  ``reuse_port`` chooses how workers share the port (default:
     SO_REUSEPORT where it balances, see the module's documentation).  ``ready(address, pids)``
-    is called once every worker serves.  Blocks until SIGINT or SIGTERM has shut every worker
-    down, and returns an exit status: 0 when every worker exited cleanly.  Call it from the
-    main thread: it installs its own SIGINT and SIGTERM handlers while it runs.
+    is called once every worker serves.  ``on_event`` names (``"module:function"``) the event
+    callback each worker imports and passes to its server.  Blocks until SIGINT or SIGTERM has
+    shut every worker down, and returns an exit status: 0 when every worker exited cleanly.
+    Call it from the main thread: it installs its own SIGINT and SIGTERM handlers while it
+    runs.
     """
     count = workers if workers is not None else os.cpu_count() or 1
     if count < 1:
@@ -206,7 +224,7 @@ def serve_workers(
             anchor.bind(address)
             anchor.listen(socket.SOMAXCONN)
             listen = anchor
-        pool = _Pool(_Work(app, listen, config, grace, log_level))
+        pool = _Pool(_Work(app, listen, config, grace, log_level, on_event))
         return pool.run(count, stop, anchor.getsockname(), ready)
     finally:
         for signum, handler in previous.items():
