@@ -5,7 +5,7 @@ incoming messages to the stream of outgoing ones; the engine moves batches betwe
 processor and a writer, with bounded queues everywhere.
 """
 
-from .client import ClientConnection, connect, run_client
+from .client import ClientConnection, connect, connect_unix, run_client, run_client_unix
 from .composite import Service, Stage
 from .config import Config, RetryPolicy, Strategy
 from .engine import Peer
@@ -31,17 +31,19 @@ from .events import (
     PeerArrived,
     PeerLeft,
     ProcessorError,
+    Rejected,
     ServiceTerminating,
     StageStats,
 )
 from .processor import Processor, per_message
 from .protocol import Protocol
-from .server import Server, serve_tcp
+from .server import Server, serve_listeners, serve_tcp, serve_unix
 from .serving import client_task, open_server, run_server, serve_forever, server_task
 from .stats import ServerStats
 from .wire import layout
 from .wire.codec import Codec, FixedBinary, Raw, Textual, VariableBinary
 from .wire.serde import Serde
+from .workers import serve_workers
 
 __all__ = [
     "ClientConnection",
@@ -69,6 +71,7 @@ __all__ = [
     "QueueFull",
     "Raw",
     "ReactiveError",
+    "Rejected",
     "RetryPolicy",
     "Serde",
     "Server",
@@ -84,13 +87,18 @@ __all__ = [
     "WireError",
     "client_task",
     "connect",
+    "connect_unix",
     "layout",
     "open_server",
     "per_message",
     "run_client",
+    "run_client_unix",
     "run_server",
     "serve_forever",
+    "serve_listeners",
     "serve_tcp",
+    "serve_unix",
+    "serve_workers",
     "server_task",
 ]
 

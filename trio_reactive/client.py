@@ -1,22 +1,26 @@
 """Clients: an imperative connection for ``async with``, and a reactive one running a processor.
 
 Both connect with the config's ``connect_retry`` policy (stamina does the retrying, under trio),
-trying every address a host name resolves to, then run the same engine as the server, with the
-protocol mirrored: a client decodes what the server sends and encodes what the client sends.
+trying every address a host name resolves to, each attempt bounded by ``connect_timeout``, then
+run the same engine as the server, with the protocol mirrored: a client decodes what the server
+sends and encodes what the client sends.  The ``*_unix`` variants connect to a Unix socket.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import stamina
 import trio
 
-from ._lifecycle import endpoint, log_event, log_retry, logger
-from ._sockets import apply_socket_options, peer_address
+from ._connect import connect_once, describe_address, describe_cause, errno_of
+from ._lifecycle import log_event, log_retry, logger
+from ._sockets import peer_address
+from ._unix import UnixPath
 from ._unwrap import lone_exception, unwrapped
 from .composite import Service
 from .config import Config, RetryPolicy
@@ -29,55 +33,63 @@ from .protocol import Protocol
 from .server import as_service
 from .stage import SINGLE, Plan, compile_stage
 
-__all__ = ["ClientConnection", "connect", "open_stream", "run_client"]
+__all__ = [
+    "ClientConnection",
+    "connect",
+    "connect_unix",
+    "open_stream",
+    "run_client",
+    "run_client_unix",
+]
 
 #: Endings that were not the client's choice, after which ``reconnect`` applies.
 _RECONNECT_AFTER = frozenset({DisconnectReason.PEER_CLOSED, DisconnectReason.RESET})
 
 
 async def open_stream(
-    host: str | bytes,
+    host: str | bytes | UnixPath,
     port: int,
     config: Config,
     ssl_context: ssl.SSLContext | None = None,
     retry: RetryPolicy | None = None,
 ) -> trio.abc.Stream:
-    """Connect as ``retry`` (default ``config.connect_retry``) says; TLS with ``ssl_context``."""
+    """Connect as ``retry`` (default ``config.connect_retry``) says; TLS with ``ssl_context``.
+
+    Each attempt, TCP connect and TLS handshake together, must finish within
+    ``config.connect_timeout``.  A refused, unreachable or timed-out attempt is retried; a TLS
+    handshake that fails is not (a certificate does not get better).  The
+    :class:`ConnectFailed` raised at the end names the address and the real cause, and carries
+    the ``errno`` of the underlying ``OSError`` where there is one.
+    """
     retry = config.connect_retry if retry is None else retry
-    last_error: BaseException | None = None
+    where = describe_address(host, port)
     stream: trio.abc.Stream | None = None
     arguments = retry.stamina_arguments()
     try:
         async for attempt in stamina.retry_context(on=OSError, **arguments):
             with attempt:
                 try:
-                    stream = await trio.open_tcp_stream(host, port)
+                    stream = await connect_once(host, port, config, ssl_context)
                 except OSError as exc:
                     last = attempt.num == arguments["attempts"]
                     delay = None if last else attempt.next_wait
-                    log_retry(endpoint(host, port), attempt.num, delay, exc)
+                    log_retry(where, attempt.num, delay, exc)
                     raise
     except OSError as exc:
-        last_error = exc
-    if stream is None:
-        raise ConnectFailed(f"could not connect to {host!r}:{port}: {last_error}") from last_error
-    apply_socket_options(stream, config)
-    if ssl_context is None:
-        return stream
-    server_hostname = host.decode() if isinstance(host, bytes) else host
-    tls = trio.SSLStream(stream, ssl_context, server_hostname=server_hostname)
-    try:
-        await tls.do_handshake()
+        failure = ConnectFailed(f"could not connect to {where}: {describe_cause(exc)}")
+        failure.errno = errno_of(exc)
+        raise failure from exc
     except trio.BrokenResourceError as exc:
-        await trio.aclose_forcefully(tls)
-        raise ConnectFailed(f"TLS handshake with {host!r}:{port} failed: {exc}") from exc
-    return tls
+        cause = exc.__cause__ or exc
+        raise ConnectFailed(f"TLS handshake with {where} failed: {cause}") from exc
+    assert stream is not None
+    return stream
 
 
 async def _open_connection(
     plan: Plan,
     *,
-    host: str | bytes,
+    host: str | bytes | UnixPath,
     port: int,
     config: Config,
     on_event: Callable[[Event], Any] | None,
@@ -111,7 +123,7 @@ def _logging_sink(sink: EventSink) -> EventSink:
 async def run_client(
     protocol: Protocol | Service,
     processor: Processor | None,
-    host: str | bytes,
+    host: str | bytes | UnixPath,
     port: int,
     *,
     config: Config | None = None,
@@ -153,7 +165,7 @@ async def run_client(
             return connection.reason
         logger.info(
             "client: reconnecting to %s after %s (%s)",
-            endpoint(host, port),
+            describe_address(host, port),
             connection.reason.value,
             reconnect.strategy.value,
         )
@@ -219,7 +231,7 @@ class ClientConnection:
 @asynccontextmanager
 async def connect(
     protocol: Protocol,
-    host: str | bytes,
+    host: str | bytes | UnixPath,
     port: int,
     *,
     config: Config | None = None,
@@ -269,3 +281,37 @@ async def connect(
                     logger.warning(
                         "%s: %d sent messages did not reach the server", repr(handle.peer), unsent
                     )
+
+
+def connect_unix(
+    protocol: Protocol,
+    path: str | os.PathLike[str],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+) -> AbstractAsyncContextManager[ClientConnection]:
+    """:func:`connect` to a server on the Unix socket at ``path`` (see ``serve_unix``)."""
+    return connect(protocol, UnixPath(os.fspath(path)), 0, config=config, on_event=on_event)
+
+
+async def run_client_unix(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    path: str | os.PathLike[str],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    reconnect: RetryPolicy | None = None,
+    task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED,
+) -> DisconnectReason:
+    """:func:`run_client` on the Unix socket at ``path`` (see ``serve_unix``)."""
+    return await run_client(
+        protocol,
+        processor,
+        UnixPath(os.fspath(path)),
+        0,
+        config=config,
+        on_event=on_event,
+        reconnect=reconnect,
+        task_status=task_status,
+    )

@@ -130,6 +130,22 @@ def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
         _positive(attribute.name, value, allow_zero=True)
 
 
+def _timeout(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A deadline: ``None`` waits for ever, a number must be > 0 (0 would fail everything)."""
+    if value is not None:
+        _positive(attribute.name, value)
+
+
+def _optional_at_least(minimum: int) -> Any:
+    check = _at_least(minimum)
+
+    def optional(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            check(instance, attribute, value)
+
+    return optional
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Per-service settings (defaults suit most servers).
@@ -154,6 +170,16 @@ class Config:
     ``close_timeout``: closing flushes what is queued and gives up only when the peer takes
     nothing for this long (python-websockets waits 10 s too), then reads and drops the peer's
     input for at most this long until its EOF, so that closing never resets the connection.
+
+    Timeouts are in seconds; ``None`` turns one off.  ``connect_timeout`` bounds each connect
+    attempt of a client, TCP connect and TLS handshake together.  ``handshake_timeout`` bounds
+    how long a server waits for a new connection's opening handshake, the TLS one on a TLS
+    port; a connection that has not finished it in time is closed.  ``max_connections`` caps
+    the connections a server holds at once (``None``: only the file-descriptor limit); a
+    connection beyond it is closed at once and reported as
+    :class:`~trio_reactive.events.Rejected`.  ``keepalive_idle``,
+    ``keepalive_interval`` (seconds) and ``keepalive_count`` tune TCP keepalive where the OS
+    has the options, and need ``keepalive=True``.
     """
 
     incoming_capacity: int = attrs.field(default=4096, validator=_at_least(1))
@@ -172,6 +198,13 @@ class Config:
     keepalive: bool = False
     linger: float | None = attrs.field(default=None, validator=_seconds)
     ttl: int | None = None
+    keepalive_idle: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    keepalive_interval: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    keepalive_count: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    connect_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
+    handshake_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
+    max_connections: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+
     shared_poller: bool | None = None
 
     @property
@@ -183,6 +216,13 @@ class Config:
         return os.environ.get("TRIO_REACTIVE_SHARED_POLLER", "1").lower() not in _OFF
 
     def __attrs_post_init__(self) -> None:
+        tuned = [
+            name
+            for name in ("keepalive_idle", "keepalive_interval", "keepalive_count")
+            if getattr(self, name) is not None
+        ]
+        if tuned and not self.keepalive:
+            raise ConfigError(f"{', '.join(tuned)} only apply with keepalive=True")
         if self.max_message_size > 0xFFFFFFFF:
             raise ConfigError("max_message_size must fit the u32 length prefix (≤ 4294967295)")
         if self.ttl is not None and not 1 <= self.ttl <= 255:

@@ -3,7 +3,9 @@
 ``Connected`` / ``Disconnected`` fire exactly once per TCP connection: the place to create and
 drop server-side sessions.  ``PeerArrived`` / ``PeerLeft`` fire around each stage a connection
 enters (once, for a single-protocol service).  The rest report errors that the engine handled
-without crashing anything.
+without crashing anything.  ``Rejected`` is the one event about a connection that never became a
+peer: the server closed it before starting the service on it (too many connections, a TLS
+handshake that failed or took too long).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "PeerArrived",
     "PeerLeft",
     "ProcessorError",
+    "Rejected",
     "ServiceTerminating",
     "StageStats",
 ]
@@ -44,6 +47,9 @@ class DisconnectReason(enum.Enum):
     FRAME_TOO_LARGE = "a frame exceeded max_message_size"
     SLOW_PEER = "a queue stayed full past the retry policy"
     STAGE_ERROR = "a transition to an unknown stage"
+    HANDSHAKE_TIMEOUT = "the connection did not complete its handshake within handshake_timeout"
+    HANDSHAKE_FAILED = "the TLS handshake failed"
+    TOO_MANY_CONNECTIONS = "the server held max_connections connections, or ran out of descriptors"
 
 
 @attrs.frozen
@@ -101,6 +107,20 @@ class ServiceTerminating:
 
 
 @attrs.frozen
+class Rejected:
+    """A server closed a connection before it became a peer; no other event is seen for it.
+
+    ``address`` is the remote address (``None`` where the transport has none), ``reason`` one of
+    ``TOO_MANY_CONNECTIONS``, ``HANDSHAKE_TIMEOUT``, ``HANDSHAKE_FAILED`` or ``SHUTDOWN`` (the
+    server began shutting down first), and ``error`` what the TLS layer raised, if anything.
+    """
+
+    address: Any
+    reason: DisconnectReason
+    error: BaseException | None = None
+
+
+@attrs.frozen
 class InputError:
     """A frame could not be decoded (or was too large); see ``error``."""
 
@@ -124,5 +144,6 @@ Event = (
     | ServiceTerminating
     | InputError
     | ProcessorError
+    | Rejected
 )
 """Any of the events above: what an ``on_event`` callback receives (sync or async)."""

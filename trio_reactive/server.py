@@ -3,12 +3,18 @@
 :func:`serve_tcp` is the ``nursery.start`` form, :func:`open_server` the ``async with`` one and
 :func:`serve_forever` / :func:`run_server` the whole program of a server that stops on
 SIGINT or SIGTERM; all of them build the same :class:`Server`.
+
+Before the engine starts on a connection, the server admits it: beyond ``max_connections`` it
+is closed at once, and a TLS connection must finish its handshake within ``handshake_timeout``.
+A connection turned away is reported as :class:`~trio_reactive.events.Rejected`.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import math
+import os
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -16,18 +22,21 @@ from typing import Any
 import trio
 
 from ._lifecycle import address_text, log_event
+from ._logs import RateLimitedLog
 from ._sockets import apply_socket_options, peer_address
+from ._spare import SpareDescriptor
+from ._unix import open_unix_listener, remove_socket_file
 from ._unwrap import lone_exception
 from .composite import Service, single_stage
 from .config import Config
 from .engine import Connection, Peer, make_event_sink
 from .engine.poller import Poller, poller_available
-from .events import Event, ServiceTerminating
+from .events import DisconnectReason, Event, Rejected, ServiceTerminating
 from .processor import Processor
 from .protocol import Protocol
 from .stats import ServerStats, StatsRecorder
 
-__all__ = ["Server", "as_service", "serve_tcp"]
+__all__ = ["Server", "as_service", "serve_listeners", "serve_tcp", "serve_unix"]
 
 logger = logging.getLogger("trio_reactive")
 
@@ -40,6 +49,18 @@ _ACCEPT_RETRY_ERRNOS = {
     errno.ECONNABORTED,
 }
 _ACCEPT_RETRY_DELAY = 0.1
+#: Under attack accept() fails ten times a second; one line per errno per this many seconds.
+_ACCEPT_LOG_INTERVAL = 10.0
+#: Failures the spare descriptor answers (see _spare.py).
+_OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE}
+
+
+def _socket_listener(listener: trio.abc.Listener[Any]) -> trio.SocketListener | None:
+    """The socket listener under ``listener`` (a TLS one wraps it), or None if it has none."""
+    found: Any = listener
+    while found is not None and not isinstance(found, trio.SocketListener):
+        found = getattr(found, "transport_listener", None)
+    return found
 
 
 def as_service(target: Protocol | Service, processor: Processor | None) -> Service:
@@ -75,6 +96,11 @@ class Server:
         self._connections: set[Connection] = set()
         #: Reads every plain-socket connection of this server (see Config.shared_poller).
         self._poller = Poller() if config.uses_shared_poller and poller_available() else None
+        #: Connections admitted and not yet ended, handshaking ones included.
+        self._holding = 0
+        self._handshakes: set[trio.CancelScope] = set()
+        self._accept_log = RateLimitedLog(logger, _ACCEPT_LOG_INTERVAL)
+        self._spare = SpareDescriptor()
         self._accepting = trio.CancelScope()
         self._shutdown_started = False
         self._finished = trio.Event()
@@ -91,14 +117,9 @@ class Server:
 
     @property
     def sockets(self) -> list[trio.socket.SocketType]:
-        """The listening sockets (one per address family and interface)."""
-        found = []
-        for outer in self.listeners:
-            listener: Any = outer
-            while not isinstance(listener, trio.SocketListener):
-                listener = listener.transport_listener
-            found.append(listener.socket)
-        return found
+        """The listening sockets (a listener that has none, such as a test's, is skipped)."""
+        found = [_socket_listener(listener) for listener in self.listeners]
+        return [listener.socket for listener in found if listener is not None]
 
     @property
     def address(self) -> Any:
@@ -126,14 +147,15 @@ class Server:
         return self._recorder.snapshot(self.connections_accepted, self._connections)
 
     def _describe_listeners(self) -> str:
-        try:
-            self._address = self.sockets[0].getsockname()
-            return ", ".join(address_text(sock.getsockname()) for sock in self.sockets)
-        except AttributeError:  # a listener not over a socket: show it as it is
+        sockets = self.sockets
+        if not sockets:  # listeners not over sockets: show them as they are
             return ", ".join(repr(listener) for listener in self.listeners)
+        self._address = sockets[0].getsockname()
+        return ", ".join(address_text(sock.getsockname()) for sock in sockets)
 
     async def _serve(self, task_status: trio.TaskStatus[Server]) -> None:
         logger.info("server: listening on %s", self._describe_listeners())
+        self._spare.restore()
         try:
             async with trio.open_nursery() as polling:
                 if self._poller is not None:
@@ -150,6 +172,7 @@ class Server:
             for listener in self.listeners:
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(listener)
+            self._spare.close()
             self._finished.set()
 
     async def _accept_loop(self, listener: trio.abc.Listener[Any]) -> None:
@@ -158,20 +181,107 @@ class Server:
                 stream = await listener.accept()
             except OSError as exc:
                 if exc.errno in _ACCEPT_RETRY_ERRNOS:
-                    logger.error("accept() failed (%s); retrying in %ss", exc, _ACCEPT_RETRY_DELAY)
+                    self._accept_log.error(
+                        "accept() failed (%s); retrying in %ss",
+                        exc,
+                        _ACCEPT_RETRY_DELAY,
+                        key=exc.errno,
+                    )
+                    if exc.errno in _OUT_OF_DESCRIPTORS and await self._turn_away(listener):
+                        continue
                     await trio.sleep(_ACCEPT_RETRY_DELAY)
                     continue
                 raise
             except trio.ClosedResourceError:
                 return
             self.connections_accepted += 1
-            self._nursery.start_soon(self._handle, stream)
+            self._admit(stream)
+
+    async def _turn_away(self, listener: trio.abc.Listener[Any]) -> bool:
+        """Out of descriptors: accept one newcomer with the spare one and close it at once.
+
+        Only for socket listeners, whose accept needs a descriptor; False if none was turned
+        away (no spare, or accept failed again), and the loop waits before it tries again.
+        """
+        if _socket_listener(listener) is None or not self._spare.release():
+            return False
+        try:
+            stream = await listener.accept()
+            await self._reject(stream, DisconnectReason.TOO_MANY_CONNECTIONS)
+        except (OSError, trio.ClosedResourceError):
+            return False
+        finally:
+            self._spare.restore()
+        return True
+
+    async def serve_stream(self, stream: trio.abc.Stream) -> None:
+        """Run the service on an already-open ``stream``, as on a connection it accepted.
+
+        For a connection that arrived some other way (an upgraded one, one end of a socket
+        pair, a memory stream in a test).  The server owns ``stream`` from then on: the same
+        limits, events and shutdown apply.  Returns at once; the connection's ``Disconnected``
+        says when it ended.  Raises ``trio.ClosedResourceError`` once shutdown has begun.
+        """
+        if self._shutdown_started:
+            await trio.aclose_forcefully(stream)
+            raise trio.ClosedResourceError("the server is shutting down")
+        self._admit(stream)
+        await trio.lowlevel.checkpoint()
+
+    def _admit(self, stream: trio.abc.Stream) -> None:
+        limit = self.config.max_connections
+        if limit is not None and self._holding >= limit:
+            self._nursery.start_soon(self._reject, stream, DisconnectReason.TOO_MANY_CONNECTIONS)
+            return
+        self._holding += 1
+        self._nursery.start_soon(self._handle, stream)
+
+    async def _reject(
+        self, stream: trio.abc.Stream, reason: DisconnectReason, error: BaseException | None = None
+    ) -> None:
+        address = peer_address(stream)
+        await trio.aclose_forcefully(stream)
+        await self._emit(Rejected(address, reason, error))
+
+    async def _handshake(self, stream: trio.SSLStream[Any]) -> bool:
+        """Complete the TLS handshake within ``handshake_timeout``, or reject the connection."""
+        timeout = self.config.handshake_timeout
+        error: BaseException | None = None
+        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            self._handshakes.add(deadline)
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                error = exc.__cause__ or exc
+            finally:
+                self._handshakes.discard(deadline)
+        if error is None and not deadline.cancelled_caught:
+            return True
+        if self._shutdown_started:
+            reason = DisconnectReason.SHUTDOWN
+        elif error is not None:
+            reason = DisconnectReason.HANDSHAKE_FAILED
+        else:
+            reason = DisconnectReason.HANDSHAKE_TIMEOUT
+        await self._reject(stream, reason, error)
+        return False
 
     async def _handle(self, stream: trio.abc.Stream) -> None:
+        try:
+            await self._run_connection(stream)
+        finally:
+            self._holding -= 1
+
+    async def _run_connection(self, stream: trio.abc.Stream) -> None:
         try:
             apply_socket_options(stream, self.config)
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
+        if isinstance(stream, trio.SSLStream) and not await self._handshake(stream):
+            return
+        if self._shutdown_started:  # accepted as shutdown began: too late to start serving it
+            await self._reject(stream, DisconnectReason.SHUTDOWN)
+            return
         connection = Connection(
             stream,
             self._plan,
@@ -203,6 +313,8 @@ class Server:
             return
         self._shutdown_started = True
         self._accepting.cancel()
+        for handshake in list(self._handshakes):
+            handshake.cancel()
         for listener in self.listeners:
             await trio.aclose_forcefully(listener)
         await self._emit(ServiceTerminating())
@@ -240,6 +352,58 @@ async def serve_tcp(
             trio.SSLListener(listener, ssl_context, https_compatible=False)
             for listener in listeners
         ]
-    server = Server(listeners, service, config, on_event)
+    await serve_listeners(
+        service, None, listeners, config=config, on_event=on_event, task_status=task_status
+    )
+
+
+async def serve_listeners(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    listeners: list[trio.abc.Listener[Any]],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on any trio listeners: what ``serve_tcp`` and ``serve_unix`` come down to.
+
+    A listener may hand out any ``trio.abc.Stream``; a ``trio.SSLStream`` (from a
+    ``trio.SSLListener``) is handshaken under ``handshake_timeout`` before the service starts.
+    The server closes the listeners when it shuts down.
+    """
+    service = as_service(protocol, processor)
+    server = Server(list(listeners), service, config or Config(), on_event)
     with lone_exception():
         await server._serve(task_status)
+
+
+async def serve_unix(
+    protocol: Protocol | Service,
+    processor: Processor | None,
+    path: str | os.PathLike[str],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on a Unix domain socket at ``path``, with the same engine, codecs and services.
+
+    ``processor`` is ``None`` for a composite ``Service``, as with ``serve_listeners``.
+
+    A stale socket file left by a server that died is removed first (a live server on the path
+    is an error); the file is removed again when the server ends.  Access is the file's: set
+    the directory's permissions (or the umask) to choose who may connect.
+    """
+    listener, inode = await open_unix_listener(path)
+    try:
+        await serve_listeners(
+            protocol,
+            processor,
+            [listener],
+            config=config,
+            on_event=on_event,
+            task_status=task_status,
+        )
+    finally:
+        remove_socket_file(path, inode)
