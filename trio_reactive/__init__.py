@@ -5,9 +5,10 @@ incoming messages to the stream of outgoing ones; the engine moves batches betwe
 processor and a writer, with bounded queues everywhere.
 """
 
-from .client import ClientConnection, connect, run_client
+from .client import run_client
 from .composite import Service, Stage
 from .config import Config, RetryPolicy, Strategy
+from .connecting import ClientConnection, Connector, connect
 from .engine import Peer
 from .errors import (
     ConfigError,
@@ -50,6 +51,7 @@ __all__ = [
     "ConnectFailed",
     "Connected",
     "ConnectionClosed",
+    "Connector",
     "DecodeError",
     "DisconnectReason",
     "Disconnected",

@@ -17,6 +17,7 @@ import trio
 
 from ._lifecycle import address_text, log_event
 from ._sockets import apply_socket_options, peer_address
+from ._typing import ClientMsg, ServerMsg
 from ._unwrap import lone_exception
 from .composite import Service, single_stage
 from .config import Config
@@ -203,8 +204,8 @@ class Server:
 
 
 async def serve_tcp(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     port: int = 0,
     host: str | bytes | None = None,
     *,

@@ -19,6 +19,7 @@ from typing import Any
 
 import trio
 
+from ._typing import ClientMsg, ServerMsg
 from ._unwrap import lone_exception
 from .client import run_client
 from .composite import Service
@@ -38,8 +39,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def client_task(
-    protocol: Protocol | Service,
-    processor: Processor | None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ServerMsg, ClientMsg] | None,
     host: str | bytes,
     port: int,
     *,
@@ -72,8 +73,8 @@ def client_task(
 
 
 def server_task(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,
@@ -103,8 +104,8 @@ def server_task(
 
 @asynccontextmanager
 async def open_server(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,
@@ -138,8 +139,8 @@ async def open_server(
 
 
 async def serve_forever(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,
@@ -193,8 +194,8 @@ async def _cancel_on_next_signal(signals: AsyncIterator[int], scope: trio.Cancel
 
 
 def run_server(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar
 
 from ..errors import ConnectionClosed
 from ..events import DisconnectReason
@@ -15,9 +17,15 @@ __all__ = ["Peer"]
 
 _ids = itertools.count(1)
 
+#: What this end may send to the peer (a server's peer: the protocol's server messages).
+SendT_contra = TypeVar("SendT_contra", contravariant=True, default=Any)
 
-class Peer:
+
+class Peer(Generic[SendT_contra]):
     """The other end of one connection, for the whole life of that connection.
+
+    ``Peer[Msg]`` may be sent only ``Msg``: a server's peers are ``Peer[ServerMsg]`` of its
+    protocol (inferred from it by every entry point), a client's ``Peer[ClientMsg]``.
 
     ``id`` is unique in the process and stable across stages: the key for server-side state.
     ``address`` is the remote address (``(host, port)`` for TCP).  ``session`` is a
@@ -103,7 +111,7 @@ class Peer:
         conn = self._conn
         return None if conn is None else conn.reason
 
-    async def send(self, message: Any) -> None:
+    async def send(self, message: SendT_contra) -> None:
         """Queue ``message``; when the queue is full, follow the outgoing retry policy.
 
         Raises :class:`~trio_reactive.errors.EncodeError` at once for a message the protocol
@@ -114,7 +122,7 @@ class Peer:
         """
         await self._live().send(message)
 
-    def send_nowait(self, message: Any) -> None:
+    def send_nowait(self, message: SendT_contra) -> None:
         """Queue ``message`` or raise at once: :class:`~trio_reactive.errors.QueueFull` when
         the queue is full, :class:`~trio_reactive.errors.ConnectionClosed` when closing."""
         self._live().outbox.send_nowait(message)
