@@ -150,17 +150,15 @@ async def run_client(
         assert connection.reason is not None
         if reconnect is None or connection.reason not in _RECONNECT_AFTER:
             return connection.reason
-        log_reconnecting(host, port, connection.reason, reconnect)
+        log_reconnecting(endpoint(host, port), connection.reason, reconnect)
         retry = reconnect
 
 
-def log_reconnecting(
-    host: str | bytes, port: int, reason: DisconnectReason, policy: RetryPolicy
-) -> None:
+def log_reconnecting(where: str, reason: DisconnectReason, policy: RetryPolicy) -> None:
     """The INFO line of a client about to connect again."""
     logger.info(
         "client: reconnecting to %s after %s (%s)",
-        endpoint(host, port),
+        where,
         reason.value,
         policy.strategy.value,
     )

@@ -9,7 +9,7 @@ the next with :meth:`ClientConnection.goto`, exactly as a server's processor doe
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Generic, overload
@@ -17,7 +17,7 @@ from typing import Any, Generic, overload
 import trio
 from typing_extensions import TypeVar
 
-from ._lifecycle import logger
+from ._lifecycle import endpoint, logger
 from ._typing import ClientMsg, ServerMsg
 from ._unwrap import lone_exception, unwrapped
 from .client import log_reconnecting, open_connection
@@ -32,6 +32,10 @@ from .server import as_service
 from .stage import Plan, compile_stage
 
 __all__ = ["ClientConnection", "Connector", "connect"]
+
+#: Makes the engine's connection for a plan, connecting as the retry policy says (``None``:
+#: the config's ``connect_retry``); the connection closes as soon as its input ends.
+Dial = Callable[[Plan, RetryPolicy | None], Awaitable[Connection]]
 
 #: What a caller-driven connection sends, and what it receives.
 Sends = TypeVar("Sends", default=Any)
@@ -153,24 +157,26 @@ def _driven_plan(
 
 class Connector(Generic[Sends, Receives]):
     """What :func:`connect` returns: ``async with`` it for one connection, ``async for`` it
-    for one connection after another (with ``reconnect``)."""
+    for one connection after another (with ``reconnect``).
 
-    def __init__(  # noqa: PLR0917 - made by connect() only
+    ``dial`` makes each connection (over TCP for :func:`connect`, over memory streams for
+    :class:`~trio_reactive.testing.MemoryServer`); ``where`` names the other end in logs.
+    """
+
+    def __init__(
         self,
         protocol: Protocol[Any, Any] | Service,
-        host: str | bytes,
-        port: int,
-        config: Config | None,
-        on_event: Callable[[Event], Any] | None,
-        ssl_context: ssl.SSLContext | None,
-        reconnect: RetryPolicy | None,
+        dial: Dial,
+        *,
+        config: Config | None = None,
+        reconnect: RetryPolicy | None = None,
+        where: str = "server",
     ) -> None:
         self._protocol = protocol
-        self._host, self._port = host, port
+        self._dial = dial
         self._config = config if config is not None else Config()
-        self._on_event = on_event
-        self._ssl_context = ssl_context
         self._reconnect = reconnect
+        self._where = where
         self._block: Any = None
 
     async def _open(
@@ -181,16 +187,7 @@ class Connector(Generic[Sends, Receives]):
         async def drive(peer: Peer[Sends], messages: MessageStream) -> None:
             await holder[0]._drive(peer, messages)
 
-        connection = await open_connection(
-            _driven_plan(self._protocol, drive, self._config),
-            host=self._host,
-            port=self._port,
-            config=self._config,
-            on_event=self._on_event,
-            ssl_context=self._ssl_context,
-            retry=retry,
-            closes_on_end_of_input=True,
-        )
+        connection = await self._dial(_driven_plan(self._protocol, drive, self._config), retry)
         holder.append(ClientConnection(connection.peer))
         return holder[0], connection
 
@@ -250,7 +247,7 @@ class Connector(Generic[Sends, Receives]):
             if self._reconnect is None:
                 return
             reason = connection.reason or DisconnectReason.CLOSED
-            log_reconnecting(self._host, self._port, reason, self._reconnect)
+            log_reconnecting(self._where, reason, self._reconnect)
             retry = self._reconnect
 
 
@@ -336,4 +333,20 @@ def connect(
     and ends when the body breaks out (closing the connection).  Without ``reconnect`` the
     loop makes one connection.
     """
-    return Connector(protocol, host, port, config, on_event, ssl_context, reconnect)
+    config = config if config is not None else Config()
+
+    async def dial(plan: Plan, retry: RetryPolicy | None) -> Connection:
+        return await open_connection(
+            plan,
+            host=host,
+            port=port,
+            config=config,
+            on_event=on_event,
+            ssl_context=ssl_context,
+            retry=retry,
+            closes_on_end_of_input=True,
+        )
+
+    return Connector(
+        protocol, dial, config=config, reconnect=reconnect, where=endpoint(host, port)
+    )
