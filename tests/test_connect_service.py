@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from typing import Any
 
 import attrs
 import pytest
@@ -90,7 +89,7 @@ async def test_bytes_read_before_the_transition_reach_the_new_stage() -> None:
                 assert await conn.receive() == Welcome("player")
                 # Wait until the binary frame has been read in the text stage.
                 welcome = LOGIN.side("server").codec.encoder().encode(Welcome("player"))
-                while conn.peer._live().bytes_in <= len(welcome):
+                while conn.peer._live().bytes_in <= len(welcome):  # noqa: ASYNC110
                     await trio.sleep(0.001)
                 await conn.goto(Phase.DATA)
                 assert await conn.receive() == Pong(0, 0)
@@ -150,9 +149,8 @@ async def test_async_for_reconnects_after_the_server_closes_until_the_body_break
                     break
             assert [pong.n for pong in seen] == [0, 1, 2]
             assert len({pong.at for pong in seen}) == 3  # three connections, three peers
-            while server.peers:
-                await trio.sleep(0.001)
-            assert events.count()["Disconnected"] == 3
+            await events.wait_for(tr.Disconnected, 3)
+            assert events.count()["Connected"] == 3
             await server.shutdown()
 
 
@@ -170,8 +168,8 @@ async def test_breaking_out_closes_a_connection_the_server_keeps_open() -> None:
                 await conn.send(Ping(1))
                 assert (await conn.receive()).n == 1
                 break
-            while server.peers:  # the abandoned loop is finalized: its connection closes
-                await trio.sleep(0.001)
+            # The abandoned loop is finalized: its connection closes.
+            await events.wait_for(tr.Disconnected)
             assert events.count()["Connected"] == 1
             await server.shutdown()
 

@@ -5,6 +5,7 @@ incoming messages to the stream of outgoing ones; the engine moves batches betwe
 processor and a writer, with bounded queues everywhere.
 """
 
+from .broadcast import Delivery, PeerGroup, broadcast
 from .client import run_client
 from .composite import Service, Stage
 from .config import Config, RetryPolicy, Strategy
@@ -53,6 +54,7 @@ __all__ = [
     "ConnectionClosed",
     "Connector",
     "DecodeError",
+    "Delivery",
     "DisconnectReason",
     "Disconnected",
     "EncodeError",
@@ -62,6 +64,7 @@ __all__ = [
     "InputError",
     "Peer",
     "PeerArrived",
+    "PeerGroup",
     "PeerLeft",
     "Processor",
     "ProcessorError",
@@ -82,6 +85,7 @@ __all__ = [
     "Textual",
     "VariableBinary",
     "WireError",
+    "broadcast",
     "client_task",
     "connect",
     "open_server",

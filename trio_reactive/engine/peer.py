@@ -167,3 +167,11 @@ class Peer(Generic[SendT_contra]):
         stage = self.stage
         shown = f" stage={getattr(stage, 'name', stage)}" if stage is not None else ""
         return f"<Peer #{self.id} {address}{shown} pending={self.pending}>"
+
+    # ------------------------------------------------------------------ broadcast hook
+
+    def _outlet(self) -> Connection | None:
+        """The live connection, for :mod:`trio_reactive.broadcast` only (None once closing):
+        a broadcast encodes once per codec and puts the bytes in each peer's outbox itself."""
+        conn = self._conn
+        return None if conn is None or conn.closing else conn
