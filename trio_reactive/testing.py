@@ -249,13 +249,19 @@ class MemoryServer(Generic[ClientMsg, ServerMsg]):
                 )
         return handled
 
-    async def open_stream(self) -> trio.abc.Stream:
-        """A raw client stream to the server (bytes in, bytes out), as ``open_tcp_stream``."""
-        ours, theirs = memory_connection_pair()
+    async def open_stream(self, *, buffered: bool = True) -> trio.abc.Stream:
+        """A raw client stream to the server (bytes in, bytes out), as ``open_tcp_stream``.
+
+        ``buffered=False`` makes a lockstep pair: the server's writes wait until this end
+        reads, so a stream that is never read is a slow peer from the first byte.
+        """
+        pair = memory_connection_pair if buffered else trio.testing.lockstep_stream_pair
+        ours, theirs = pair()
         try:
             self._listener.incoming.send_nowait(theirs)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise ConnectFailed("the memory server is not listening any more") from None
+        await trio.lowlevel.checkpoint()
         return ours
 
     @overload
