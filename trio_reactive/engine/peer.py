@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar
 
-from ..errors import ConnectionClosed
+from ..errors import ConnectionClosed, StageError
 from ..events import DisconnectReason
 
 if TYPE_CHECKING:
@@ -130,9 +130,16 @@ class Peer(Generic[SendT_contra]):
     def goto(self, stage: Any) -> None:
         """Command a transition: once the processor ends, ``stage`` takes over the connection.
 
-        Raises :class:`~trio_reactive.errors.StageError` for a stage the service lacks.
+        Raises :class:`~trio_reactive.errors.StageError` for a stage the service lacks (a
+        single-protocol service has none to go to).
         """
-        self._live().goto(stage)
+        conn = self._live()
+        if conn.stage.name is None:
+            raise StageError(
+                f"{self!r}: no stage {stage!r} to go to: a single-protocol service has one "
+                f"stage only (declare a Service to have several)"
+            )
+        conn.goto(stage)
 
     def close(self) -> None:
         """Finish gracefully, without waiting: no more messages reach the processor; once it
