@@ -159,8 +159,9 @@ class Connector(Generic[Sends, Receives]):
     """What :func:`connect` returns: ``async with`` it for one connection, ``async for`` it
     for one connection after another (with ``reconnect``).
 
-    ``dial`` makes each connection (over TCP for :func:`connect`, over memory streams for
-    :class:`~trio_reactive.testing.MemoryServer`); ``where`` names the other end in logs.
+    Made by :func:`connect` and :meth:`~trio_reactive.testing.MemoryServer.connect`: ``dial``
+    makes each connection (over TCP, or over memory streams), ``where`` names the other end in
+    logs.  Entered or iterated once.
     """
 
     def __init__(
@@ -304,7 +305,7 @@ def connect(
 
 
 def connect(
-    protocol: Protocol[Any, Any] | Service,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
     host: str | bytes,
     port: int,
     *,
@@ -312,7 +313,7 @@ def connect(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     reconnect: RetryPolicy | None = None,
-) -> Connector[Any, Any]:
+) -> Connector[ClientMsg, ServerMsg]:
     """A connection driven by the caller: ``async with connect(...) as conn:``.
 
     Leaving the block flushes what was sent, giving up only when the server takes nothing for

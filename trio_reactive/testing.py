@@ -69,8 +69,8 @@ async def run_processor(
 
 
 async def run_processor(
-    protocol: Protocol[Any, Any] | Service,
-    processor: Processor[Any, Any] | None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None,
     messages: Iterable[Any],
     *,
     role: Role = "server",
