@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import AsyncIterator
 
@@ -171,6 +172,28 @@ async def test_breaking_out_closes_a_connection_the_server_keeps_open() -> None:
             # The abandoned loop is finalized: its connection closes.
             await events.wait_for(tr.Disconnected)
             assert events.count()["Connected"] == 1
+            await server.shutdown()
+
+
+async def test_aclosing_the_loop_closes_its_connection_even_when_the_body_raises() -> None:
+    events = Recorder()
+
+    def echo(peer: tr.Peer[Pong], ping: Ping) -> Pong:
+        return Pong(ping.n, peer.id)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, ECHO, echo, on_event=events)
+            policy = tr.RetryPolicy.backoff(3, initial_delay=0.01)
+            connections = tr.connect(ECHO, "127.0.0.1", server.port, reconnect=policy)
+            with pytest.raises(KeyError):
+                async with contextlib.aclosing(connections):
+                    async for conn in connections:
+                        await conn.send(Ping(1))
+                        assert (await conn.receive()).n == 1
+                        raise KeyError("out")
+            assert not conn.peer.is_connected  # closed on leaving the block, not later
+            await events.wait_for(tr.Disconnected)
             await server.shutdown()
 
 

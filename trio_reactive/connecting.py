@@ -9,7 +9,7 @@ the next with :meth:`ClientConnection.goto`, exactly as a server's processor doe
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Generic, overload
@@ -179,18 +179,7 @@ class Connector(Generic[Sends, Receives]):
         self._reconnect = reconnect
         self._where = where
         self._block: Any = None
-
-    async def _open(
-        self, retry: RetryPolicy | None
-    ) -> tuple[ClientConnection[Sends, Receives], Connection]:
-        holder: list[ClientConnection[Sends, Receives]] = []
-
-        async def drive(peer: Peer[Sends], messages: MessageStream) -> None:
-            await holder[0]._drive(peer, messages)
-
-        connection = await self._dial(_driven_plan(self._protocol, drive, self._config), retry)
-        holder.append(ClientConnection(connection.peer))
-        return holder[0], connection
+        self._iterator: AsyncGenerator[ClientConnection[Any, Any]] | None = None
 
     async def __aenter__(self) -> ClientConnection[Sends, Receives]:
         if self._reconnect is not None:
@@ -212,7 +201,7 @@ class Connector(Generic[Sends, Receives]):
 
     @asynccontextmanager
     async def _connected(self) -> AsyncIterator[ClientConnection[Sends, Receives]]:
-        handle, connection = await self._open(None)
+        handle, connection = await _open(self._protocol, self._dial, self._config, None)
         with lone_exception():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_run_then, connection, handle._ended)
@@ -224,32 +213,70 @@ class Connector(Generic[Sends, Receives]):
                         await _close(handle)
 
     def __aiter__(self) -> AsyncIterator[ClientConnection[Sends, Receives]]:
-        return self._connections()
+        if self._iterator is not None:
+            raise RuntimeError("a Connector is iterated once; call connect() again")
+        # The generator holds what it needs, not this Connector: no cycle keeps a loop left
+        # by ``break`` (and its connection) alive until a garbage collection.
+        self._iterator = _connections(
+            self._protocol, self._dial, self._config, self._reconnect, self._where
+        )
+        return self._iterator
 
-    async def _connections(self) -> AsyncIterator[ClientConnection[Sends, Receives]]:
-        """One connection per iteration; the previous one is closed before the next is made.
+    async def aclose(self) -> None:
+        """Close the loop's current connection now (``contextlib.aclosing`` calls it).
 
-        No nursery or cancel scope is open across a ``yield`` (the loop's body runs in the
-        caller's task between them): each connection runs in a system task, and a body that
-        breaks out leaves this generator to trio's finalizer, which closes the connection.
+        A loop left by ``break`` or by an exception closes its connection by itself, as soon
+        as the loop lets go of it (trio finalizes the dropped loop); a ``Connector`` kept in a
+        variable keeps its loop until this is called: ``async with
+        contextlib.aclosing(connect(..., reconnect=policy)) as connections:`` closes it on
+        leaving the block, whatever the way out.
         """
-        retry: RetryPolicy | None = None
-        while True:
-            handle, connection = await self._open(retry)
-            ended = trio.Event()
-            trio.lowlevel.spawn_system_task(_run_detached, connection, handle, ended)
-            try:
-                await handle._entered.wait()
-                yield handle
-            finally:
-                with trio.CancelScope(shield=True):
-                    await _close(handle)
-                    await ended.wait()
-            if self._reconnect is None:
-                return
-            reason = connection.reason or DisconnectReason.CLOSED
-            log_reconnecting(self._where, reason, self._reconnect)
-            retry = self._reconnect
+        if self._iterator is not None:
+            await self._iterator.aclose()
+
+
+async def _open(
+    protocol: Protocol[Any, Any] | Service, dial: Dial, config: Config, retry: RetryPolicy | None
+) -> tuple[ClientConnection[Any, Any], Connection]:
+    holder: list[ClientConnection[Any, Any]] = []
+
+    async def drive(peer: Peer[Any], messages: MessageStream) -> None:
+        await holder[0]._drive(peer, messages)
+
+    connection = await dial(_driven_plan(protocol, drive, config), retry)
+    holder.append(ClientConnection(connection.peer))
+    return holder[0], connection
+
+
+async def _connections(
+    protocol: Protocol[Any, Any] | Service,
+    dial: Dial,
+    config: Config,
+    reconnect: RetryPolicy | None,
+    where: str,
+) -> AsyncGenerator[ClientConnection[Any, Any]]:
+    """One connection per iteration; the previous one is closed before the next is made.
+
+    No nursery or cancel scope is open across a ``yield`` (the loop's body runs in the
+    caller's task between them): each connection runs in a system task, and a loop that is
+    left is closed by trio's finalizer (or by :meth:`Connector.aclose`), closing the connection.
+    """
+    retry: RetryPolicy | None = None
+    while True:
+        handle, connection = await _open(protocol, dial, config, retry)
+        ended = trio.Event()
+        trio.lowlevel.spawn_system_task(_run_detached, connection, handle, ended)
+        try:
+            await handle._entered.wait()
+            yield handle
+        finally:
+            with trio.CancelScope(shield=True):
+                await _close(handle)
+                await ended.wait()
+        if reconnect is None:
+            return
+        log_reconnecting(where, connection.reason or DisconnectReason.CLOSED, reconnect)
+        retry = reconnect
 
 
 async def _run_then(connection: Connection, then: Callable[[], None]) -> None:
