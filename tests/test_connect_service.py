@@ -230,3 +230,30 @@ async def test_reconnect_is_refused_by_async_with() -> None:
             pass  # pragma: no cover
 
 
+
+
+#: What a script needs of the service: the stages' protocols, no processors.
+CLIENT_SIDE = tr.Service(
+    {
+        Phase.LOGIN: tr.Stage(LOGIN),
+        Phase.DATA: tr.Stage(tr.Protocol(client=Ping, server=Pong, codec=tr.FixedBinary())),
+    },
+    initial=Phase.LOGIN,
+)
+
+
+async def test_a_script_declares_the_stages_without_processors() -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, SERVICE)
+            async with tr.connect(CLIENT_SIDE, "127.0.0.1", server.port) as conn:
+                await conn.send(Login("secret"))
+                assert await conn.receive() == Welcome("player")
+                await conn.goto(Phase.DATA)
+                assert await conn.receive() == Pong(0, 0)
+            await server.shutdown()
+
+
+async def test_serving_a_stage_without_a_processor_is_refused() -> None:
+    with pytest.raises(tr.ProtocolDefinitionError, match="no processor"):
+        await tr.serve_tcp(CLIENT_SIDE, None, 0, "127.0.0.1")
