@@ -160,7 +160,9 @@ async def test_a_message_one_codec_cannot_carry_reaches_nobody() -> None:
 
 
 @pytest.mark.parametrize("policy", ["wait", "do_not_retry"])
-async def test_a_peer_that_does_not_read_never_blocks_the_others(policy: str) -> None:
+async def test_a_peer_that_does_not_read_never_blocks_the_others(
+    policy: str, caplog: pytest.LogCaptureFixture
+) -> None:
     capacity = 4
     config = tr.Config(
         outgoing_capacity=capacity, outgoing_retry=getattr(tr.RetryPolicy, policy)()
@@ -190,6 +192,8 @@ async def test_a_peer_that_does_not_read_never_blocks_the_others(policy: str) ->
                 # The stalled peer took its queue's worth (the one being written counts):
                 assert sent == 20 + capacity
                 assert slow_peer.dropped == (0, dropped)
+                warnings = [r for r in caplog.records if "dropping broadcasts" in r.message]
+                assert len(warnings) == 1  # once per peer, not once per message
                 if policy == "wait":
                     assert deferred == capacity  # a bounded background send waits for room
                 else:

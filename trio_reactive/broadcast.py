@@ -95,9 +95,19 @@ def broadcast(peers: Iterable[Peer[Msg]], message: Msg) -> Delivery:
             elif _defer(peer, conn, data):
                 deferred += 1
             else:
-                conn.outbox.dropped += 1
+                _count_dropped(peer, conn)
                 dropped += 1
     return Delivery(sent, deferred, dropped, skipped, len(encoded))
+
+
+def _count_dropped(peer: Peer[Any], conn: Connection) -> None:
+    if not conn.outbox.dropped:
+        logger.warning(
+            "%r: outgoing queue full: dropping broadcasts as the retry policy says "
+            "(counted in peer.dropped from now on)",
+            peer,
+        )
+    conn.outbox.dropped += 1
 
 
 def _defer(peer: Peer[Any], conn: Connection, data: bytes) -> bool:
