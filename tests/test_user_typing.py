@@ -87,7 +87,8 @@ async def main() -> None:
         await nursery.start(tr.server_task(PROTOCOL, stream))
         await nursery.start(tr.server_task(PROTOCOL, pusher))
     replies: list[Pong | Quit] = await run_processor(PROTOCOL, handler, [Ping(1)])
-    print(replies)
+    pings: list[Ping] = await run_processor(PROTOCOL, player, [Pong(1)], role="client")
+    print(replies, pings)
     async with MemoryServer(PROTOCOL, pusher) as memory:
         async with memory.connect() as client:
             await client.send(Ping(2))

@@ -49,9 +49,37 @@ async def run_processor(
     role: Literal["server"] = "server",
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
-    wire_protocol: Protocol[Any, Any] | None = None,
+    wire_protocol: None = None,
     session: Mapping[Any, Any] | None = None,
 ) -> list[ServerMsg]: ...
+
+
+@overload
+async def run_processor(
+    protocol: Protocol[ClientMsg, ServerMsg],
+    processor: Processor[ServerMsg, ClientMsg],
+    messages: Iterable[ServerMsg],
+    *,
+    role: Literal["client"],
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    wire_protocol: None = None,
+    session: Mapping[Any, Any] | None = None,
+) -> list[ClientMsg]: ...
+
+
+@overload
+async def run_processor(
+    protocol: Service,
+    processor: None,
+    messages: Iterable[Any],
+    *,
+    role: Role = "server",
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    wire_protocol: Protocol[Any, Any] | None = None,
+    session: Mapping[Any, Any] | None = None,
+) -> list[Any]: ...
 
 
 @overload
@@ -63,14 +91,15 @@ async def run_processor(
     role: Role = "server",
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
-    wire_protocol: Protocol[Any, Any] | None = None,
+    wire_protocol: Protocol[Any, Any],
     session: Mapping[Any, Any] | None = None,
 ) -> list[Any]: ...
 
 
+
 async def run_processor(
     protocol: Protocol[ClientMsg, ServerMsg] | Service,
-    processor: Processor[ClientMsg, ServerMsg] | None,
+    processor: Processor[Any, Any] | None,
     messages: Iterable[Any],
     *,
     role: Role = "server",
