@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from collections.abc import AsyncIterator
 
@@ -175,7 +174,7 @@ async def test_breaking_out_closes_a_connection_the_server_keeps_open() -> None:
             await server.shutdown()
 
 
-async def test_aclosing_the_loop_closes_its_connection_even_when_the_body_raises() -> None:
+async def test_an_exception_out_of_the_loop_closes_its_connection() -> None:
     events = Recorder()
 
     def echo(peer: tr.Peer[Pong], ping: Ping) -> Pong:
@@ -187,13 +186,14 @@ async def test_aclosing_the_loop_closes_its_connection_even_when_the_body_raises
             policy = tr.RetryPolicy.backoff(3, initial_delay=0.01)
             connections = tr.connect(ECHO, "127.0.0.1", server.port, reconnect=policy)
             with pytest.raises(KeyError):
-                async with contextlib.aclosing(connections):
-                    async for conn in connections:
-                        await conn.send(Ping(1))
-                        assert (await conn.receive()).n == 1
-                        raise KeyError("out")
-            assert not conn.peer.is_connected  # closed on leaving the block, not later
-            await events.wait_for(tr.Disconnected)
+                async for conn in connections:
+                    await conn.send(Ping(1))
+                    assert (await conn.receive()).n == 1
+                    raise KeyError("out")
+            await events.wait_for(tr.Disconnected)  # without a garbage collection
+            assert not conn.peer.is_connected
+            with pytest.raises(RuntimeError, match="once"):
+                aiter(connections)
             await server.shutdown()
 
 

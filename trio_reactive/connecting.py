@@ -179,7 +179,7 @@ class Connector(Generic[Sends, Receives]):
         self._reconnect = reconnect
         self._where = where
         self._block: Any = None
-        self._iterator: AsyncGenerator[ClientConnection[Any, Any]] | None = None
+        self._iterated = False
 
     async def __aenter__(self) -> ClientConnection[Sends, Receives]:
         if self._reconnect is not None:
@@ -213,26 +213,12 @@ class Connector(Generic[Sends, Receives]):
                         await _close(handle)
 
     def __aiter__(self) -> AsyncIterator[ClientConnection[Sends, Receives]]:
-        if self._iterator is not None:
+        if self._iterated:
             raise RuntimeError("a Connector is iterated once; call connect() again")
-        # The generator holds what it needs, not this Connector: no cycle keeps a loop left
-        # by ``break`` (and its connection) alive until a garbage collection.
-        self._iterator = _connections(
-            self._protocol, self._dial, self._config, self._reconnect, self._where
-        )
-        return self._iterator
-
-    async def aclose(self) -> None:
-        """Close the loop's current connection now (``contextlib.aclosing`` calls it).
-
-        A loop left by ``break`` or by an exception closes its connection by itself, as soon
-        as the loop lets go of it (trio finalizes the dropped loop); a ``Connector`` kept in a
-        variable keeps its loop until this is called: ``async with
-        contextlib.aclosing(connect(..., reconnect=policy)) as connections:`` closes it on
-        leaving the block, whatever the way out.
-        """
-        if self._iterator is not None:
-            await self._iterator.aclose()
+        self._iterated = True
+        # Nothing here holds the loop: once the caller lets go of it (a ``break``, an
+        # exception), trio finalizes it at once, and that closes its connection.
+        return _connections(self._protocol, self._dial, self._config, self._reconnect, self._where)
 
 
 async def _open(
@@ -259,7 +245,7 @@ async def _connections(
 
     No nursery or cancel scope is open across a ``yield`` (the loop's body runs in the
     caller's task between them): each connection runs in a system task, and a loop that is
-    left is closed by trio's finalizer (or by :meth:`Connector.aclose`), closing the connection.
+    left is closed by trio's finalizer, which closes the connection.
     """
     retry: RetryPolicy | None = None
     while True:
