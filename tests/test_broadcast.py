@@ -199,3 +199,25 @@ async def test_a_peer_that_does_not_read_never_blocks_the_others(
                 else:
                     assert deferred == 0  # do_not_retry: a full queue drops at once
             await stalled.aclose()
+
+
+async def test_under_end_communications_a_full_peer_is_closed_as_slow() -> None:
+    config = tr.Config(outgoing_capacity=2, outgoing_retry=tr.RetryPolicy.end_communications())
+    events = Recorder()
+
+    def quiet(peer: tr.Peer[Said], message: Join | Say) -> None:
+        return None
+
+    with trio.fail_after(10):
+        async with MemoryServer(CHAT, quiet, config=config, on_event=events) as server:
+            stalled = await server.open_stream(buffered=False)  # never read
+            async with server.connect() as fast:
+                await events.wait_for(tr.Connected, 2)
+                for n in range(5):
+                    tr.broadcast(server.peers, Said(0, str(n)))
+                    await trio.testing.wait_all_tasks_blocked()
+                assert [(await fast.receive()).text for _ in range(5)] == list("01234")
+                await events.wait_for(tr.Disconnected)
+                (gone,) = events.of(tr.Disconnected)
+                assert gone.reason is tr.DisconnectReason.SLOW_PEER
+            await stalled.aclose()
