@@ -76,6 +76,8 @@ async def player(peer: tr.Peer[Ping], replies: AsyncIterator[Pong | Quit]) -> As
 
 async def main() -> None:
     async with tr.open_server(PROTOCOL, handler) as server:
+        peers: list[tr.Peer[Pong | Quit]] = server.peers
+        tr.broadcast(peers, Quit())
         async with tr.connect(PROTOCOL, "127.0.0.1", server.port) as conn:
             await conn.send(Ping(1))
             reply = await conn.receive()

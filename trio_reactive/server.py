@@ -11,7 +11,7 @@ import errno
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic
 
 import trio
 
@@ -53,8 +53,10 @@ def as_service(target: Protocol | Service, processor: Processor | None) -> Servi
     return single_stage(target, processor)
 
 
-class Server:
+class Server(Generic[ServerMsg]):
     """A running server: its address, live peers, statistics and ``shutdown``.
+
+    ``Server[ServerMsg]``: its peers are ``Peer[ServerMsg]`` of the protocol it serves.
 
     Made by :func:`serve_tcp` (or :func:`open_server`), never directly.
     """
@@ -114,7 +116,7 @@ class Server:
         return int(self.address[1])
 
     @property
-    def peers(self) -> list[Peer]:
+    def peers(self) -> list[Peer[ServerMsg]]:
         """The peers connected now."""
         return [connection.peer for connection in self._connections]
 
@@ -130,7 +132,7 @@ class Server:
         except AttributeError:  # a listener not over a socket: show it as it is
             return ", ".join(repr(listener) for listener in self.listeners)
 
-    async def _serve(self, task_status: trio.TaskStatus[Server]) -> None:
+    async def _serve(self, task_status: trio.TaskStatus[Server[ServerMsg]]) -> None:
         logger.info("server: listening on %s", self._describe_listeners())
         try:
             async with trio.open_nursery() as nursery:
@@ -212,7 +214,7 @@ async def serve_tcp(
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``protocol`` with ``processor`` (or a composite ``Service``) on ``host:port``.
 
@@ -229,6 +231,6 @@ async def serve_tcp(
             trio.SSLListener(listener, ssl_context, https_compatible=False)
             for listener in listeners
         ]
-    server = Server(listeners, service, config, on_event)
+    server: Server[ServerMsg] = Server(listeners, service, config, on_event)
     with lone_exception():
         await server._serve(task_status)

@@ -87,7 +87,9 @@ def server_task(
     ``nursery.start`` passes no keyword arguments; this saves a ``functools.partial``.
     """
 
-    async def task(*, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+    async def task(
+        *, task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         await serve_tcp(
             protocol,
             processor,
@@ -112,7 +114,7 @@ async def open_server(
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
-) -> AsyncIterator[Server]:
+) -> AsyncIterator[Server[ServerMsg]]:
     """Serve for the duration of an ``async with`` block, listening when it starts.
 
     Leaving the block (normally or by an exception) shuts the server down gracefully: the
@@ -130,7 +132,7 @@ async def open_server(
     )
     with lone_exception():
         async with trio.open_nursery() as nursery:
-            server: Server = await nursery.start(start)
+            server: Server[ServerMsg] = await nursery.start(start)
             try:
                 yield server
             finally:
@@ -148,7 +150,7 @@ async def serve_forever(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     grace: float | None = None,
-    on_listening: Callable[[Server], object] | None = None,
+    on_listening: Callable[[Server[ServerMsg]], object] | None = None,
 ) -> signal.Signals:
     """Serve until SIGINT or SIGTERM arrives, then shut down gracefully and return the signal.
 
@@ -168,7 +170,7 @@ async def serve_forever(
     )
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals, lone_exception():
         async with trio.open_nursery() as nursery:
-            server: Server = await nursery.start(start)
+            server: Server[ServerMsg] = await nursery.start(start)
             if on_listening is not None:
                 on_listening(server)
             stopped_by = await _next_signal(signals)
@@ -203,7 +205,7 @@ def run_server(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     grace: float | None = None,
-    on_listening: Callable[[Server], object] | None = None,
+    on_listening: Callable[[Server[ServerMsg]], object] | None = None,
 ) -> signal.Signals:
     """``trio.run`` :func:`serve_forever`: the whole program of a server, until SIGINT/SIGTERM."""
     return trio.run(

@@ -236,7 +236,7 @@ class MemoryServer(Generic[ClientMsg, ServerMsg]):
         self._target = protocol
         self._config = config if config is not None else Config()
         self._listener = _MemoryListener()
-        self.server = Server(
+        self.server: Server[ServerMsg] = Server(
             [self._listener], as_service(protocol, processor), self._config, on_event
         )
         self._numbers = itertools.count(1)
