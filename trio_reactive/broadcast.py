@@ -39,7 +39,8 @@ logger = logging.getLogger("trio_reactive")
 
 Msg = TypeVar("Msg", default=Any)
 
-#: Broadcasts waiting for room in a full peer's queue, per peer, and the task sending them.
+#: Broadcasts waiting for room in a full peer's queue, per peer (a peer is in it while its
+#: background send runs).
 _backlogs: weakref.WeakKeyDictionary[Peer[Any], collections.deque[bytes]] = (
     weakref.WeakKeyDictionary()
 )
