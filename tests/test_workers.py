@@ -13,8 +13,8 @@ import select
 import signal
 import socket
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +35,7 @@ class Launcher:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         # The log goes to a file, not a pipe: a pipe nobody reads fills up with the workers'
         # lifecycle lines and blocks them.
-        self._log = tempfile.TemporaryFile("w+")
+        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed with the launcher
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trio_reactive.workers", app, "--host", "127.0.0.1", *arguments],
             cwd=ROOT,

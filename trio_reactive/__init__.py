@@ -5,9 +5,11 @@ incoming messages to the stream of outgoing ones; the engine moves batches betwe
 processor and a writer, with bounded queues everywhere.
 """
 
-from .client import ClientConnection, connect, connect_unix, run_client, run_client_unix
+from .broadcast import Delivery, PeerGroup, broadcast
+from .client import run_client, run_client_unix
 from .composite import Service, Stage
 from .config import Config, RetryPolicy, Strategy
+from .connecting import ClientConnection, Connector, connect, connect_unix
 from .engine import Peer
 from .errors import (
     ConfigError,
@@ -53,7 +55,9 @@ __all__ = [
     "ConnectFailed",
     "Connected",
     "ConnectionClosed",
+    "Connector",
     "DecodeError",
+    "Delivery",
     "DisconnectReason",
     "Disconnected",
     "EncodeError",
@@ -63,6 +67,7 @@ __all__ = [
     "InputError",
     "Peer",
     "PeerArrived",
+    "PeerGroup",
     "PeerLeft",
     "Processor",
     "ProcessorError",
@@ -85,6 +90,7 @@ __all__ = [
     "Textual",
     "VariableBinary",
     "WireError",
+    "broadcast",
     "client_task",
     "connect",
     "connect_unix",

@@ -20,7 +20,7 @@ import attrs
 import orjson
 import trio
 
-from .client import ClientConnection, connect
+from .connecting import ClientConnection, connect
 from .engine import Peer
 from .errors import ConnectFailed
 from .events import Event, InputError

@@ -1,17 +1,17 @@
-"""Clients: an imperative connection for ``async with``, and a reactive one running a processor.
+"""Clients: connecting, and a connection running a processor (:func:`run_client`).
 
-Both connect with the config's ``connect_retry`` policy (stamina does the retrying, under trio),
-trying every address a host name resolves to, each attempt bounded by ``connect_timeout``, then
-run the same engine as the server, with the protocol mirrored: a client decodes what the server
-sends and encodes what the client sends.  The ``*_unix`` variants connect to a Unix socket.
+Both this and the caller-driven connection of :mod:`trio_reactive.connecting` connect with the
+config's ``connect_retry`` policy (stamina does the retrying, under trio), trying every address
+a host name resolves to, each attempt bounded by ``connect_timeout``, then run the same engine
+as the server, with the protocol mirrored: a client decodes what the server sends and encodes
+what the client sends.  :func:`run_client_unix` connects to a Unix socket.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import stamina
@@ -20,23 +20,23 @@ import trio
 from ._connect import connect_once, describe_address, describe_cause, errno_of
 from ._lifecycle import log_event, log_retry, logger
 from ._sockets import peer_address
+from ._typing import ClientMsg, ServerMsg
 from ._unix import UnixPath
-from ._unwrap import lone_exception, unwrapped
+from ._unwrap import lone_exception
 from .composite import Service
 from .config import Config, RetryPolicy
-from .engine import Connection, EventSink, MessageStream, Peer, make_event_sink
+from .engine import Connection, EventSink, Peer, make_event_sink
 from .engine.poller import client_poller, poller_available
-from .errors import ConnectFailed, ConnectionClosed
+from .errors import ConnectFailed
 from .events import DisconnectReason, Event
-from .processor import Adapted, Kind, Processor
+from .processor import Processor
 from .protocol import Protocol
 from .server import as_service
-from .stage import SINGLE, Plan, compile_stage
+from .stage import Plan
 
 __all__ = [
-    "ClientConnection",
-    "connect",
-    "connect_unix",
+    "log_reconnecting",
+    "open_connection",
     "open_stream",
     "run_client",
     "run_client_unix",
@@ -86,7 +86,7 @@ async def open_stream(
     return stream
 
 
-async def _open_connection(
+async def open_connection(
     plan: Plan,
     *,
     host: str | bytes | UnixPath,
@@ -97,6 +97,7 @@ async def _open_connection(
     retry: RetryPolicy | None = None,
     closes_on_end_of_input: bool = False,
 ) -> Connection:
+    """Connect (see :func:`open_stream`) and make the engine's connection for ``plan``."""
     stream = await open_stream(host, port, config, ssl_context, retry)
     shared = config.uses_shared_poller and poller_available()
     return Connection(
@@ -121,8 +122,8 @@ def _logging_sink(sink: EventSink) -> EventSink:
 
 
 async def run_client(
-    protocol: Protocol | Service,
-    processor: Processor | None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ServerMsg, ClientMsg] | None,
     host: str | bytes | UnixPath,
     port: int,
     *,
@@ -130,7 +131,7 @@ async def run_client(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     reconnect: RetryPolicy | None = None,
-    task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Peer[ClientMsg]] = trio.TASK_STATUS_IGNORED,
 ) -> DisconnectReason:
     """Connect and run ``processor`` (or a composite ``Service``) on the connection.
 
@@ -147,7 +148,7 @@ async def run_client(
     plan = service.compile("client", config.max_message_size)
     retry: RetryPolicy | None = None
     while True:
-        connection = await _open_connection(
+        connection = await open_connection(
             plan,
             host=host,
             port=port,
@@ -163,135 +164,18 @@ async def run_client(
         assert connection.reason is not None
         if reconnect is None or connection.reason not in _RECONNECT_AFTER:
             return connection.reason
-        logger.info(
-            "client: reconnecting to %s after %s (%s)",
-            describe_address(host, port),
-            connection.reason.value,
-            reconnect.strategy.value,
-        )
+        log_reconnecting(describe_address(host, port), connection.reason, reconnect)
         retry = reconnect
 
 
-class ClientConnection:
-    """A connection driven by the caller: ``send``, ``receive``, ``async for``.
-
-    It ends when the caller leaves the ``async with`` block (what was sent is delivered first,
-    see :func:`connect`) or when the server closes the connection: then ``peer.is_connected``
-    turns False at once, ``Disconnected`` is reported, messages read before the close can still
-    be received, and ``send`` raises :class:`~trio_reactive.errors.ConnectionClosed`.
-    """
-
-    def __init__(self, peer: Peer) -> None:
-        self.peer = peer
-        self._messages: MessageStream | None = None
-        self._ready = trio.Event()
-        self._done = trio.Event()
-        #: How many sent messages never reached the kernel (known once the block is left).
-        self.unsent = 0
-
-    async def _drive(self, peer: Peer, messages: MessageStream) -> None:
-        self._messages = messages
-        self._ready.set()
-        await self._done.wait()
-
-    async def send(self, message: Any) -> None:
-        """Queue ``message`` for the server (see :meth:`Peer.send`)."""
-        await self.peer.send(message)
-
-    def send_nowait(self, message: Any) -> None:
-        """Queue ``message`` or raise at once (see :meth:`Peer.send_nowait`)."""
-        self.peer.send_nowait(message)
-
-    async def receive(self) -> Any:
-        """The next message; :class:`ConnectionClosed` once the server has closed and every
-        message read before that has been received."""
-        try:
-            return await self.__anext__()
-        except StopAsyncIteration:
-            raise ConnectionClosed(f"{self.peer!r}: the connection is closed") from None
-
-    def __aiter__(self) -> ClientConnection:
-        return self
-
-    async def __anext__(self) -> Any:
-        assert self._messages is not None
-        return await self._messages.__anext__()
-
-    async def aclose(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
-        """Deliver what was sent and close; return how many messages could not be sent.
-
-        The flush gives up only when the server takes nothing for ``timeout`` seconds (default
-        ``config.close_timeout``).
-        """
-        self.unsent = await self.peer.flush_and_close(timeout)
-        self._done.set()
-        return self.unsent
-
-
-@asynccontextmanager
-async def connect(
-    protocol: Protocol,
-    host: str | bytes | UnixPath,
-    port: int,
-    *,
-    config: Config | None = None,
-    on_event: Callable[[Event], Any] | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-) -> AsyncIterator[ClientConnection]:
-    """Connect and hand the caller the connection; deliver what was sent on leaving the block.
-
-    Leaving the block flushes what was sent, giving up only when the server takes nothing for
-    ``config.close_timeout``; ``conn.unsent`` then says how many messages did not reach the
-    kernel (a warning is logged when some did not).  An exception raised in the block
-    (``ValueError``, :class:`ConnectionClosed` from ``receive``) comes out of it as itself, not
-    wrapped in an ``ExceptionGroup``; several at once stay a group.
-    :class:`~trio_reactive.errors.ConnectFailed` if no connection could be made within
-    ``config.connect_retry``.
-    """
-    holder: list[ClientConnection] = []
-
-    async def drive(peer: Peer, messages: MessageStream) -> None:
-        await holder[0]._drive(peer, messages)
-
-    config = config if config is not None else Config()
-    stage = compile_stage(SINGLE, protocol, Adapted(Kind.UNRESPONSIVE, drive), "client")
-    plan = Plan({SINGLE: stage}, SINGLE)
-    plan.check(config.max_message_size)
-    connection = await _open_connection(
-        plan,
-        host=host,
-        port=port,
-        config=config,
-        on_event=on_event,
-        ssl_context=ssl_context,
-        closes_on_end_of_input=True,
+def log_reconnecting(where: str, reason: DisconnectReason, policy: RetryPolicy) -> None:
+    """The INFO line of a client about to connect again."""
+    logger.info(
+        "client: reconnecting to %s after %s (%s)",
+        where,
+        reason.value,
+        policy.strategy.value,
     )
-    handle = ClientConnection(connection.peer)
-    holder.append(handle)
-    with lone_exception():
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(unwrapped, connection.run)
-            await handle._ready.wait()
-            try:
-                yield handle
-            finally:
-                with trio.CancelScope(shield=True):
-                    unsent = await handle.aclose()
-                if unsent:
-                    logger.warning(
-                        "%s: %d sent messages did not reach the server", repr(handle.peer), unsent
-                    )
-
-
-def connect_unix(
-    protocol: Protocol,
-    path: str | os.PathLike[str],
-    *,
-    config: Config | None = None,
-    on_event: Callable[[Event], Any] | None = None,
-) -> AbstractAsyncContextManager[ClientConnection]:
-    """:func:`connect` to a server on the Unix socket at ``path`` (see ``serve_unix``)."""
-    return connect(protocol, UnixPath(os.fspath(path)), 0, config=config, on_event=on_event)
 
 
 async def run_client_unix(

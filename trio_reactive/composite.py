@@ -35,7 +35,7 @@ class Service:
     ``peer.goto``; without a router such an ending closes the connection.
     """
 
-    stages: Mapping[Any, Stage | tuple[Protocol, Processor]]
+    stages: Mapping[Any, Stage | tuple[Protocol, Processor | None]]
     initial: Any
     router: Router | None = None
 
@@ -67,6 +67,11 @@ class Service:
         stages = {}
         for key in self.stages:
             stage = self.stage(key)
+            if stage.processor is None:
+                raise ProtocolDefinitionError(
+                    f"stage {key!r} has no processor: only tr.connect, which drives the "
+                    f"stages itself, runs a service without them"
+                )
             stages[key] = compile_stage(key, stage.protocol, adapt(stage.processor), role)
         plan = Plan(stages, self.initial, self.router)
         plan.check(max_message_size)

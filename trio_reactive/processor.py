@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
+from typing_extensions import TypeAliasType
 
+from ._typing import In, Out
 from .errors import ProtocolDefinitionError
 
 if TYPE_CHECKING:
@@ -30,15 +32,23 @@ __all__ = ["Kind", "Processor", "adapt", "check_signature", "per_message"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-Processor = (
-    Callable[["Peer", AsyncIterator[Any]], AsyncIterator[Any]]
-    | Callable[["Peer", AsyncIterator[Any]], Awaitable[None]]
-    | Callable[["Peer", Any], Any]
+Processor = TypeAliasType(
+    "Processor",
+    Callable[["Peer[Out]", AsyncIterator[In]], AsyncIterator[Out]]
+    | Callable[["Peer[Out]", AsyncIterator[In]], Awaitable[None]]
+    | Callable[["Peer[Out]", In], Out | Iterable[Out] | None]
+    | Callable[["Peer[Out]", In], Awaitable[Out | Iterable[Out] | None]],
+    type_params=(In, Out),
 )
 """A processor, in one of four shapes: an async generator ``(peer, messages)`` whose yields
 are sent; a coroutine ``(peer, messages)`` replying with ``peer.send``; a sync function
 ``(peer, message)`` returning a reply, replies or ``None``; an ``async def (peer, message)``
-marked with :func:`per_message`.  Checked when the service is built."""
+marked with :func:`per_message`.  Checked when the service is built.
+
+``Processor[In, Out]`` receives ``In`` and sends ``Out`` through a ``Peer[Out]``: a server's
+processor for a ``Protocol[ClientMsg, ServerMsg]`` is a ``Processor[ClientMsg, ServerMsg]``, a
+client's a ``Processor[ServerMsg, ClientMsg]``; the entry points infer both from the
+protocol, so a handler that returns or sends the wrong message is a type error."""
 
 _PER_MESSAGE = "__trio_reactive_per_message__"
 

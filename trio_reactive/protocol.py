@@ -3,18 +3,27 @@
 The same :class:`Protocol` object serves both ends: the server decodes ``client`` messages and
 encodes ``server`` ones, the client the other way round (:meth:`Protocol.side`).  Codecs are
 compiled once per protocol and role, then shared by every connection.
+
+A protocol is generic over what each side sends, ``Protocol[ClientMsg, ServerMsg]``, inferred
+from its arguments: ``Protocol(client=Ping, server=Pong | Quit)`` is a
+``Protocol[Ping, Pong | Quit]``, and every entry point that takes it types its peers, its
+connections and its processors from it.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 import attrs
 
+from ._typing import ClientMsg, ServerMsg
 from .wire.codec import Codec, CompiledCodec, Textual
-from .wire.model import MessageSide, variants_of
+from .wire.model import variants_of
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm
 
 __all__ = ["Protocol", "ProtocolSide", "Role"]
 
@@ -34,15 +43,19 @@ class ProtocolSide:
 
 
 @attrs.frozen(eq=False)
-class Protocol:
+class Protocol(Generic[ClientMsg, ServerMsg]):
     """Messages each side sends (an attrs class or a union of them) and their codec.
+
+    Generic over those messages: ``Protocol(client=Ping, server=Pong | Quit)`` is a
+    ``Protocol[Ping, Pong | Quit]`` to a type checker, so a server's peer may send only
+    ``Pong | Quit`` and a client connection only ``Ping``.
 
     ``processor_error(exc)`` and ``input_error(err)`` may return a message to send back when the
     processor raises or a frame cannot be decoded (``None``: send nothing).
     """
 
-    client: MessageSide
-    server: MessageSide
+    client: TypeForm[ClientMsg]
+    server: TypeForm[ServerMsg]
     codec: Codec = attrs.field(factory=Textual)
     processor_error: Callable[[BaseException], Any] | None = None
     input_error: Callable[[Exception], Any] | None = None
@@ -51,7 +64,7 @@ class Protocol:
         variants_of(self.client)
         variants_of(self.server)
 
-    def with_codec(self, codec: Codec) -> Protocol:
+    def with_codec(self, codec: Codec) -> Protocol[ClientMsg, ServerMsg]:
         """The same messages over another wire form (picked at run time)."""
         return attrs.evolve(self, codec=codec)
 

@@ -17,7 +17,7 @@ import math
 import os
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic
 
 import trio
 
@@ -25,6 +25,7 @@ from ._lifecycle import address_text, log_event
 from ._logs import RateLimitedLog
 from ._sockets import apply_socket_options, peer_address
 from ._spare import SpareDescriptor
+from ._typing import ClientMsg, ServerMsg
 from ._unix import open_unix_listener, remove_socket_file
 from ._unwrap import lone_exception
 from .composite import Service, single_stage
@@ -74,8 +75,10 @@ def as_service(target: Protocol | Service, processor: Processor | None) -> Servi
     return single_stage(target, processor)
 
 
-class Server:
+class Server(Generic[ServerMsg]):
     """A running server: its address, live peers, statistics and ``shutdown``.
+
+    ``Server[ServerMsg]``: its peers are ``Peer[ServerMsg]`` of the protocol it serves.
 
     Made by :func:`serve_tcp` (or :func:`open_server`), never directly.
     """
@@ -137,7 +140,7 @@ class Server:
         return int(self.address[1])
 
     @property
-    def peers(self) -> list[Peer]:
+    def peers(self) -> list[Peer[ServerMsg]]:
         """The peers connected now."""
         return [connection.peer for connection in self._connections]
 
@@ -153,7 +156,7 @@ class Server:
         self._address = sockets[0].getsockname()
         return ", ".join(address_text(sock.getsockname()) for sock in sockets)
 
-    async def _serve(self, task_status: trio.TaskStatus[Server]) -> None:
+    async def _serve(self, task_status: trio.TaskStatus[Server[ServerMsg]]) -> None:
         logger.info("server: listening on %s", self._describe_listeners())
         self._spare.restore()
         try:
@@ -327,15 +330,15 @@ class Server:
 
 
 async def serve_tcp(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     port: int = 0,
     host: str | bytes | None = None,
     *,
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``protocol`` with ``processor`` (or a composite ``Service``) on ``host:port``.
 
@@ -358,13 +361,13 @@ async def serve_tcp(
 
 
 async def serve_listeners(
-    protocol: Protocol | Service,
-    processor: Processor | None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None,
     listeners: list[trio.abc.Listener[Any]],
     *,
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
-    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve on any trio listeners: what ``serve_tcp`` and ``serve_unix`` come down to.
 
@@ -373,7 +376,7 @@ async def serve_listeners(
     The server closes the listeners when it shuts down.
     """
     service = as_service(protocol, processor)
-    server = Server(list(listeners), service, config or Config(), on_event)
+    server: Server[ServerMsg] = Server(list(listeners), service, config or Config(), on_event)
     with lone_exception():
         await server._serve(task_status)
 

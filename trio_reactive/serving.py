@@ -19,6 +19,7 @@ from typing import Any
 
 import trio
 
+from ._typing import ClientMsg, ServerMsg
 from ._unwrap import lone_exception
 from .client import run_client
 from .composite import Service
@@ -38,8 +39,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def client_task(
-    protocol: Protocol | Service,
-    processor: Processor | None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ServerMsg, ClientMsg] | None,
     host: str | bytes,
     port: int,
     *,
@@ -72,8 +73,8 @@ def client_task(
 
 
 def server_task(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,
@@ -86,7 +87,9 @@ def server_task(
     ``nursery.start`` passes no keyword arguments; this saves a ``functools.partial``.
     """
 
-    async def task(*, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+    async def task(
+        *, task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         await serve_tcp(
             protocol,
             processor,
@@ -103,15 +106,15 @@ def server_task(
 
 @asynccontextmanager
 async def open_server(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,
     config: Config | None = None,
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
-) -> AsyncIterator[Server]:
+) -> AsyncIterator[Server[ServerMsg]]:
     """Serve for the duration of an ``async with`` block, listening when it starts.
 
     Leaving the block (normally or by an exception) shuts the server down gracefully: the
@@ -129,7 +132,7 @@ async def open_server(
     )
     with lone_exception():
         async with trio.open_nursery() as nursery:
-            server: Server = await nursery.start(start)
+            server: Server[ServerMsg] = await nursery.start(start)
             try:
                 yield server
             finally:
@@ -138,8 +141,8 @@ async def open_server(
 
 
 async def serve_forever(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,
@@ -147,7 +150,7 @@ async def serve_forever(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     grace: float | None = None,
-    on_listening: Callable[[Server], object] | None = None,
+    on_listening: Callable[[Server[ServerMsg]], object] | None = None,
 ) -> signal.Signals:
     """Serve until SIGINT or SIGTERM arrives, then shut down gracefully and return the signal.
 
@@ -167,7 +170,7 @@ async def serve_forever(
     )
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals, lone_exception():
         async with trio.open_nursery() as nursery:
-            server: Server = await nursery.start(start)
+            server: Server[ServerMsg] = await nursery.start(start)
             if on_listening is not None:
                 on_listening(server)
             stopped_by = await _next_signal(signals)
@@ -193,8 +196,8 @@ async def _cancel_on_next_signal(signals: AsyncIterator[int], scope: trio.Cancel
 
 
 def run_server(
-    protocol: Protocol | Service,
-    processor: Processor | None = None,
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
     *,
     port: int = 0,
     host: str | bytes | None = None,
@@ -202,7 +205,7 @@ def run_server(
     on_event: Callable[[Event], Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     grace: float | None = None,
-    on_listening: Callable[[Server], object] | None = None,
+    on_listening: Callable[[Server[ServerMsg]], object] | None = None,
 ) -> signal.Signals:
     """``trio.run`` :func:`serve_forever`: the whole program of a server, until SIGINT/SIGTERM."""
     return trio.run(

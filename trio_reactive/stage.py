@@ -24,10 +24,15 @@ __all__ = ["SINGLE", "CompiledStage", "Plan", "Stage", "compile_stage"]
 
 @attrs.frozen
 class Stage:
-    """One stage of a service: its protocol (messages and codec) and its processor."""
+    """One stage of a service: its protocol (messages and codec) and its processor.
+
+    The processor may be left out in a service only :func:`~trio_reactive.connect` drives (a
+    script client of a multi-stage protocol is the processor of every stage itself); serving
+    or ``run_client`` refuses a stage without one.
+    """
 
     protocol: Protocol
-    processor: Processor
+    processor: Processor | None = None
 
 
 class _Key(enum.Enum):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
 
-from ..errors import ConnectionClosed
+from typing_extensions import TypeVar
+
+from ..errors import ConnectionClosed, StageError
 from ..events import DisconnectReason
 
 if TYPE_CHECKING:
@@ -15,9 +17,15 @@ __all__ = ["Peer"]
 
 _ids = itertools.count(1)
 
+#: What this end may send to the peer (a server's peer: the protocol's server messages).
+SendT_contra = TypeVar("SendT_contra", contravariant=True, default=Any)
 
-class Peer:
+
+class Peer(Generic[SendT_contra]):
     """The other end of one connection, for the whole life of that connection.
+
+    ``Peer[Msg]`` may be sent only ``Msg``: a server's peers are ``Peer[ServerMsg]`` of its
+    protocol (inferred from it by every entry point), a client's ``Peer[ClientMsg]``.
 
     ``id`` is unique in the process and stable across stages: the key for server-side state.
     ``address`` is the remote address (``(host, port)`` for TCP).  ``session`` is a
@@ -103,7 +111,7 @@ class Peer:
         conn = self._conn
         return None if conn is None else conn.reason
 
-    async def send(self, message: Any) -> None:
+    async def send(self, message: SendT_contra) -> None:
         """Queue ``message``; when the queue is full, follow the outgoing retry policy.
 
         Raises :class:`~trio_reactive.errors.EncodeError` at once for a message the protocol
@@ -114,7 +122,7 @@ class Peer:
         """
         await self._live().send(message)
 
-    def send_nowait(self, message: Any) -> None:
+    def send_nowait(self, message: SendT_contra) -> None:
         """Queue ``message`` or raise at once: :class:`~trio_reactive.errors.QueueFull` when
         the queue is full, :class:`~trio_reactive.errors.ConnectionClosed` when closing."""
         self._live().outbox.send_nowait(message)
@@ -122,9 +130,16 @@ class Peer:
     def goto(self, stage: Any) -> None:
         """Command a transition: once the processor ends, ``stage`` takes over the connection.
 
-        Raises :class:`~trio_reactive.errors.StageError` for a stage the service lacks.
+        Raises :class:`~trio_reactive.errors.StageError` for a stage the service lacks (a
+        single-protocol service has none to go to).
         """
-        self._live().goto(stage)
+        conn = self._live()
+        if conn.stage.name is None:
+            raise StageError(
+                f"{self!r}: no stage {stage!r} to go to: a single-protocol service has one "
+                f"stage only (declare a Service to have several)"
+            )
+        conn.goto(stage)
 
     def close(self) -> None:
         """Finish gracefully, without waiting: no more messages reach the processor; once it
@@ -159,3 +174,11 @@ class Peer:
         stage = self.stage
         shown = f" stage={getattr(stage, 'name', stage)}" if stage is not None else ""
         return f"<Peer #{self.id} {address}{shown} pending={self.pending}>"
+
+    # ------------------------------------------------------------------ broadcast hook
+
+    def _outlet(self) -> Connection | None:
+        """The live connection, for :mod:`trio_reactive.broadcast` only (None once closing):
+        a broadcast encodes once per codec and puts the bytes in each peer's outbox itself."""
+        conn = self._conn
+        return None if conn is None or conn.closing else conn
