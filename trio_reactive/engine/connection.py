@@ -266,7 +266,11 @@ class Connection:
         await self.outbox.send(message, self.config.outgoing_retry, self._slow_peer)
 
     async def put_slow(self, data: bytes, count: int) -> None:
-        await self.outbox.put_slow(data, count, self.config.outgoing_retry, self._slow_peer)
+        """Queue replies the engine holds (a handler's, a hook's) as the outgoing policy says;
+        if that fails they were produced and never written: they count as unsent."""
+        await self.outbox.put_slow(
+            data, count, self.config.outgoing_retry, self._slow_peer, count_unsent=True
+        )
 
     async def move_replies(self) -> None:
         """Queue the replies collected so far (error hooks, async handlers)."""
@@ -341,6 +345,7 @@ class Connection:
                 await self.emit(ServiceTerminating(self.peer))
         finally:
             self.outbox.last_words = False
+            self.outbox.close()  # nothing a processor sends from now on goes after the goodbye
         await self.flush_and_close(grace)
 
     def abort(

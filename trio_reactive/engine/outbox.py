@@ -227,14 +227,22 @@ class Outbox:
             await self.put_slow(data, 1, policy, on_slow)
 
     async def put_slow(
-        self, data: bytes, count: int, policy: RetryPolicy, on_slow: Callable[[], None]
+        self,
+        data: bytes,
+        count: int,
+        policy: RetryPolicy,
+        on_slow: Callable[[], None],
+        *,
+        count_unsent: bool = False,
     ) -> None:
         """The queue is full: wait, drop or give up as ``policy`` says.
 
         A dropped buffer is counted in :attr:`dropped`, and the sender then waits for room, so
         that a producer that never waits cannot spin on a full queue.  ``on_slow`` is called
         when the policy gives up; then, as when the outbox is closed, this raises
-        :class:`ConnectionClosed`.
+        :class:`ConnectionClosed`.  ``count_unsent``: a buffer that is never queued (closed,
+        given up, cancelled) counts in :attr:`unsent` — for what the engine holds; a caller of
+        ``send`` learns it from the exception instead.
         """
         entry = _Waiting(data, count)
         self._waiting.append(entry)
@@ -242,7 +250,8 @@ class Outbox:
             await self._wait_and_put(entry, policy, on_slow)
         finally:
             if not entry.done:
-                self.unsent += count  # closed, given up or cancelled: never written
+                if count_unsent:
+                    self.unsent += count  # closed, given up or cancelled: never written
                 entry.done = True
             if entry in self._waiting:
                 self._waiting.remove(entry)

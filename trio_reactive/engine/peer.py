@@ -40,6 +40,7 @@ class Peer(Generic[SendT_contra]):
         "_capacity",
         "_conn",
         "_dropped",
+        "_reason",
         "_unsent",
         "address",
         "id",
@@ -53,6 +54,7 @@ class Peer(Generic[SendT_contra]):
         self._conn: Connection | None = connection
         self._dropped = (0, 0)
         self._unsent = 0
+        self._reason: DisconnectReason | None = None
         self._capacity = connection.config.outgoing_capacity
 
     def _live(self) -> Connection:
@@ -67,6 +69,7 @@ class Peer(Generic[SendT_contra]):
         if conn is not None:
             self._dropped = (conn.dropped_in, conn.dropped_out)
             self._unsent = conn.outbox.unsent
+            self._reason = conn.reason
             self._conn = None
 
     @property
@@ -109,7 +112,7 @@ class Peer(Generic[SendT_contra]):
     def disconnect_reason(self) -> DisconnectReason | None:
         """Why the connection ended (None while it runs and nothing has decided it)."""
         conn = self._conn
-        return None if conn is None else conn.reason
+        return self._reason if conn is None else conn.reason
 
     async def send(self, message: SendT_contra) -> None:
         """Queue ``message``; when the queue is full, follow the outgoing retry policy.
