@@ -68,7 +68,7 @@ class StreamSource:
 class PolledSource:
     """Read by the shared poller; the connection's task waits for what needs it."""
 
-    __slots__ = ("_conn", "_fast", "_fd", "_handoff", "_poller", "_waiting")
+    __slots__ = ("_conn", "_failure", "_fast", "_fd", "_handoff", "_poller", "_waiting")
 
     def __init__(self, connection: Connection, poller: Poller, fd: int) -> None:
         self._conn = connection
@@ -76,6 +76,9 @@ class PolledSource:
         self._fd = fd
         self._fast: Fast | None = None
         self._handoff: _Handoff = _NOTHING
+        #: What the fast path raised that is not an ``Exception`` (a ``KeyboardInterrupt``, a
+        #: processor's own ``BaseException``): it belongs to the connection's task, not the poller.
+        self._failure: BaseException | None = None
         self._waiting = trio.lowlevel.ParkingLot()
 
     async def next(self, fast: Fast) -> tuple[Decoded, int] | None:
@@ -83,8 +86,11 @@ class PolledSource:
         self._handoff = _NOTHING
         self._poller.watch(self._fd, self)
         try:
-            while self._handoff is _NOTHING:
+            while self._handoff is _NOTHING and self._failure is None:
                 await self._waiting.park()
+            failure, self._failure = self._failure, None
+            if failure is not None:
+                raise failure
         except BaseException:
             # Cancelled (the stage ended, or a close) just as the poller handed a read over:
             # keep it where a stage hand-over finds it.
@@ -122,8 +128,15 @@ class PolledSource:
         conn.bytes_in += len(data)
         batch = conn.inbound.decode(data)
         fast = self._fast
-        if conn.stage_over or fast is None or not fast(batch, len(data)):
-            self._give((batch, len(data)))
+        try:
+            if conn.stage_over or fast is None or not fast(batch, len(data)):
+                self._give((batch, len(data)))
+        except Exception:
+            raise  # the poller aborts this connection alone
+        except BaseException as failure:
+            self._poller.unwatch(self._fd, self)
+            self._failure = failure
+            self._waiting.unpark_all()
 
     def on_failure(self, error: Exception) -> None:
         self._give(None)
