@@ -7,6 +7,7 @@ the attacker's own nursery) and its memory and descriptors are its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -129,9 +130,7 @@ class ProofServer:
     def events_of(self, port: int, kind: str | None = None) -> list[dict[str, Any]]:
         """The events about the client connection whose local port is ``port``."""
         with self._lock:
-            return [
-                e for e in self.events if e.get("port") == port and kind in (None, e["event"])
-            ]
+            return [e for e in self.events if e.get("port") == port and kind in (None, e["event"])]
 
     def count(self, kind: str) -> int:
         with self._lock:
@@ -150,9 +149,9 @@ class ProofServer:
         """``{"fds": ..., "peers": ..., "tasks": ...}`` as the server counts them now."""
         return await trio.to_thread.run_sync(self._stats_now)
 
-    async def settled(self, timeout: float = 10.0) -> dict[str, Any]:
-        """The counts once no peer is left (or as they are after ``timeout``)."""
-        with trio.move_on_after(timeout):
+    async def settled(self, patience: float = 10.0) -> dict[str, Any]:
+        """The counts once no peer is left (or as they are after ``patience`` seconds)."""
+        with trio.move_on_after(patience):
             while True:
                 stats = await self.stats()
                 if stats["peers"] == 0:
@@ -169,10 +168,8 @@ class ProofServer:
     def stop(self) -> None:
         """Close stdin (the server ends by itself), kill it if it does not."""
         if self.process.stdin is not None and not self.process.stdin.closed:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
-            except BrokenPipeError:
-                pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -7,9 +7,10 @@ does to one port can be seen, or not, by a neighbour on another.
 
 It speaks JSON lines: the first on stdout says where it listens, then every event the servers
 report follows as a line of its own (``{"event": "Disconnected", "port": 53122, ...}``, the port
-being the remote one, so a client can find the events of its own connections).  A line
-``stats`` on stdin is answered with the process's open descriptors, live peers and trio tasks:
-what the scripts compare before and after a case to find leaks.
+being the remote one, so a client can find the events of its own connections), except
+``InputError``, only counted (garbage makes thousands a second).  A line ``stats`` on stdin is
+answered with the process's open descriptors, live peers, trio tasks and input errors: what
+the scripts compare before and after a case to find leaks.
 """
 
 from __future__ import annotations
@@ -94,10 +95,17 @@ def _say(line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+#: Undecodable frames seen so far.
+counted = {"input_errors": 0}
+
+
 def report(name: str) -> Any:
     """An ``on_event`` callback writing each event as a JSON line tagged with its service."""
 
     def on_event(event: tr.Event) -> None:
+        if isinstance(event, tr.InputError):
+            counted["input_errors"] += 1
+            return
         line: dict[str, Any] = {"event": type(event).__name__, "service": name}
         if isinstance(event, tr.Rejected):
             line["port"] = _remote_port(event.address)
@@ -145,7 +153,12 @@ async def _answer_stats(servers: list[tr.Server[Any]]) -> None:
                 line, buffer = buffer.split(b"\n", 1)
                 if line.strip() == b"stats":
                     peers = sum(len(server.peers) for server in servers)
-                    stats = {"fds": open_fds(), "peers": peers, "tasks": count_tasks()}
+                    stats = {
+                        "fds": open_fds(),
+                        "peers": peers,
+                        "tasks": count_tasks(),
+                        "input_errors": counted["input_errors"],
+                    }
                     _say({"stats": stats})
 
 
@@ -174,7 +187,8 @@ async def serve(options: argparse.Namespace) -> None:
         for name, port in zip(names, ports, strict=True):
             server = await nursery.start(_serve_one, name, port, config, ssl_context)
             servers.append(server)
-        _say({"ports": {name: s.port for name, s in zip(names, servers)}, "pid": os.getpid()})
+        ports = {name: server.port for name, server in zip(names, servers, strict=True)}
+        _say({"ports": ports, "pid": os.getpid()})
         await _answer_stats(servers)
         nursery.cancel_scope.cancel()
 
