@@ -1,0 +1,544 @@
+"""A catalogue of faults against a live server: ``python -m benchmarks.faults [--smoke]``.
+
+Each case starts :mod:`benchmarks.proof_server` in a process of its own, does one bad thing to
+it and checks what the server made of it: the ``Disconnected`` (or ``Rejected``) event of the
+connection, exactly once and with the right reason; the server alive and still answering; and
+nothing left behind, the server's open descriptors and trio tasks back to what they were, no
+peer left.  A case that needs a setting ``Config`` does not have says "not available" rather
+than pass for what it did not check.  Prints a table; exits non-zero if a case failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import ssl
+import struct
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import trio
+
+import trio_reactive as tr
+
+from .model import Ping, Pong, protocol_for
+from .proof_client import ProofServer, TlsFiles, valid_frames
+from .wire import client_wire
+
+__all__ = ["CASES", "Outcome", "main", "run"]
+
+OK, FAILED, NOT_AVAILABLE = "ok", "FAILED", "not available"
+#: The longest any single step of a case may take.
+STEP_TIMEOUT = 20.0
+
+
+@attrs.frozen
+class Outcome:
+    case: str
+    status: str
+    detail: str
+
+
+@attrs.frozen
+class Scale:
+    """How hard each case pushes: ``--smoke`` is small, the default a little more."""
+
+    messages: int
+    connections: int
+    nofile: int
+    handshake_timeout: float
+
+
+SMOKE = Scale(messages=5000, connections=40, nofile=40, handshake_timeout=2.0)
+FULL = Scale(messages=100_000, connections=300, nofile=64, handshake_timeout=5.0)
+
+
+class Checks:
+    """The problems a case found; a case passes when there are none."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+
+    def expect(self, condition: bool, problem: str) -> None:
+        if not condition:
+            self.problems.append(problem)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def outcome(self, case: str) -> Outcome:
+        if self.problems:
+            return Outcome(case, FAILED, "; ".join(self.problems + self.notes))
+        return Outcome(case, OK, "; ".join(self.notes))
+
+
+def reasons(server: ProofServer, port: int, kind: str = "Disconnected") -> list[str]:
+    return [event["reason"] for event in server.events_of(port, kind)]
+
+
+async def nothing_left(server: ProofServer, before: dict[str, Any], checks: Checks) -> None:
+    """The server is alive, holds no peer, and has the descriptors and tasks it had before."""
+    checks.expect(server.alive, f"the server died: {server.stderr_tail(5)}")
+    if not server.alive:
+        return
+    after = await server.settled()
+    checks.expect(after["peers"] == 0, f"{after['peers']} peers left")
+    checks.expect(after["fds"] == before["fds"], f"fds {before['fds']} -> {after['fds']}")
+    checks.expect(after["tasks"] == before["tasks"], f"tasks {before['tasks']} -> {after['tasks']}")
+    checks.note(f"fds {before['fds']}->{after['fds']}, tasks {before['tasks']}->{after['tasks']}")
+
+
+def exactly_once(checks: Checks, seen: list[str], allowed: set[str], what: str) -> None:
+    checks.expect(
+        len(seen) == 1 and seen[0] in allowed,
+        f"{what}: {seen or 'none'} (wanted one of {sorted(allowed)})",
+    )
+    if len(seen) == 1:
+        checks.note(f"{what} {seen[0]}")
+
+
+def local_port(stream: trio.SocketStream) -> int:
+    return int(stream.socket.getsockname()[1])
+
+
+async def round_trip(port: int, service: str = "fixed", seq: int = 1) -> bool:
+    """Whether ``service`` answers a well-formed request on a new connection."""
+    try:
+        with trio.fail_after(5):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                await stream.send_all(valid_frames(service, seq, 1))
+                return bool(await stream.receive_some(65536))
+    except (OSError, trio.TooSlowError, trio.BrokenResourceError):
+        return False
+
+
+async def receive_exactly(stream: trio.SocketStream, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = await stream.receive_some(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+async def until_closed(stream: trio.SocketStream) -> bool:
+    """Read until the server closes; True for an orderly EOF or a reset, both a close."""
+    try:
+        while await stream.receive_some(65536):
+            pass
+    except trio.BrokenResourceError:
+        pass
+    return True
+
+
+def client_hello() -> bytes:
+    """The first bytes a TLS client sends: what a slow TLS client dribbles out."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+# -- the cases ---------------------------------------------------------------------------
+
+
+async def reset_mid_frame(scale: Scale, checks: Checks) -> None:
+    """Two whole frames and half of a third, then a reset (SO_LINGER 0): ``RESET``."""
+    server = ProofServer("--services", "fixed")
+    try:
+        before = await server.stats()
+        port = server.ports["fixed"]
+        with trio.fail_after(STEP_TIMEOUT):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            client = local_port(stream)
+            two = valid_frames("fixed", 0, 2)
+            await stream.send_all(two + valid_frames("fixed", 2, 1)[:9])
+            replies = await receive_exactly(stream, len(two))
+            checks.expect(len(replies) == len(two), "the two whole frames were not answered")
+            linger = struct.pack("ii", 1, 0)
+            stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            await stream.aclose()
+        await nothing_left(server, before, checks)
+        exactly_once(checks, reasons(server, client), {"RESET"}, "Disconnected")
+        checks.expect(await round_trip(port), "the server stopped answering")
+    finally:
+        server.stop()
+
+
+async def half_close_slow_reader(scale: Scale, checks: Checks) -> None:
+    """Many requests, then EOF, then replies read slowly: every reply arrives, ``PEER_CLOSED``."""
+    server = ProofServer("--services", "textual")
+    try:
+        before = await server.stats()
+        count = client_wire("textual").counter()
+        received = 0
+        with trio.fail_after(STEP_TIMEOUT * 3):
+            stream = await trio.open_tcp_stream("127.0.0.1", server.ports["textual"])
+            client = local_port(stream)
+            async with stream:
+                await stream.send_all(valid_frames("textual", 0, scale.messages))
+                await stream.send_eof()
+                while data := await stream.receive_some(4096):
+                    received += count(data)
+                    await trio.sleep(0.0005)
+        checks.expect(received == scale.messages, f"{received} of {scale.messages} replies")
+        checks.note(f"{received}/{scale.messages} replies")
+        await nothing_left(server, before, checks)
+        exactly_once(checks, reasons(server, client), {"PEER_CLOSED"}, "Disconnected")
+    finally:
+        server.stop()
+
+
+async def server_restart(scale: Scale, checks: Checks) -> None:
+    """The server is killed and started again on its port: ``run_client(reconnect=...)`` goes on."""
+    first = ProofServer("--services", "fixed")
+    second: ProofServer | None = None
+    replies: list[int] = []
+    client_events: list[tr.Event] = []
+    halfway, wanted = 20, 40
+    reached_halfway = trio.Event()
+    sequence = iter(range(1 << 30))
+
+    async def pinger(peer: tr.Peer, pongs: Any) -> None:
+        await peer.send(Ping(next(sequence), 0, 0.5, 1))
+        async for pong in pongs:
+            replies.append(pong.seq)
+            if len(replies) == halfway:
+                reached_halfway.set()
+            if len(replies) >= wanted:
+                return
+            await trio.sleep(0.005)
+            await peer.send(Ping(next(sequence), 0, 0.5, 1))
+
+    try:
+        baseline = await first.stats()
+        port = first.ports["fixed"]
+        policy = tr.RetryPolicy.backoff(attempts=60, initial_delay=0.05)
+        with trio.fail_after(STEP_TIMEOUT * 2):
+            async with trio.open_nursery() as nursery:
+                ended: list[tr.DisconnectReason] = []
+
+                async def client() -> None:
+                    reason = await tr.run_client(
+                        protocol_for("fixed"),
+                        pinger,
+                        "127.0.0.1",
+                        port,
+                        on_event=client_events.append,
+                        reconnect=policy,
+                    )
+                    ended.append(reason)
+
+                nursery.start_soon(client)
+                await reached_halfway.wait()
+                first.kill()
+                second = await trio.to_thread.run_sync(
+                    ProofServer, "--services", "fixed", "--ports", str(port)
+                )
+        connected = [e for e in client_events if isinstance(e, tr.Connected)]
+        gone = [e.reason.name for e in client_events if isinstance(e, tr.Disconnected)]
+        checks.expect(ended == [tr.DisconnectReason.PROCESSOR_ENDED], f"run_client ended {ended}")
+        checks.expect(len(connected) == 2, f"{len(connected)} connections, wanted 2")
+        checks.expect(
+            len(gone) == 2 and gone[0] in {"RESET", "PEER_CLOSED"} and gone[1] == "PROCESSOR_ENDED",
+            f"client Disconnected {gone}",
+        )
+        checks.expect(replies == sorted(replies), "replies out of order")
+        checks.expect(len(replies) >= wanted, f"{len(replies)} replies, wanted {wanted}")
+        checks.note(f"client Disconnected {gone}, {len(replies)} replies")
+        assert second is not None
+        await nothing_left(second, baseline, checks)
+        served = [e["reason"] for e in second.events if e["event"] == "Disconnected"]
+        exactly_once(checks, served, {"PEER_CLOSED"}, "restarted server's Disconnected")
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+async def emfile(scale: Scale, checks: Checks) -> None:
+    """A server with few descriptors: newcomers are turned away at once (``Rejected``), the
+    connections it holds are served throughout, and it serves again once they close."""
+    server = ProofServer("--services", "fixed", "--nofile", str(scale.nofile))
+    held: list[tuple[trio.SocketStream, int]] = []
+    turned_away: list[int] = []
+    slowest_refusal = 0.0
+    try:
+        before = await server.stats()
+        port = server.ports["fixed"]
+        with trio.fail_after(STEP_TIMEOUT * 2):
+            for seq in range(scale.connections):
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                await stream.send_all(valid_frames("fixed", seq, 1))
+                started = trio.current_time()
+                try:
+                    with trio.fail_after(5):
+                        reply = await stream.receive_some(65536)
+                except trio.BrokenResourceError:
+                    reply = b""
+                if reply:
+                    held.append((stream, local_port(stream)))
+                else:
+                    slowest_refusal = max(slowest_refusal, trio.current_time() - started)
+                    turned_away.append(local_port(stream))
+                    await stream.aclose()
+            for seq, (stream, _) in enumerate(held):
+                await stream.send_all(valid_frames("fixed", seq, 1))
+                checks.expect(bool(await stream.receive_some(65536)), "a held peer went silent")
+            for stream, _ in held:
+                await stream.aclose()
+        checks.expect(
+            bool(held) and bool(turned_away), f"{len(held)} held, {len(turned_away)} away"
+        )
+        checks.note(
+            f"{len(held)} served, {len(turned_away)} turned away "
+            f"(slowest in {slowest_refusal * 1000:.0f} ms)"
+        )
+        checks.expect(slowest_refusal < 1.0, "a newcomer waited over 1 s to be turned away")
+        await nothing_left(server, before, checks)
+        for client in turned_away:
+            got = reasons(server, client, "Rejected")
+            checks.expect(got == ["TOO_MANY_CONNECTIONS"], f"Rejected for {client}: {got}")
+        for _, client in held:
+            got = reasons(server, client)
+            checks.expect(got == ["PEER_CLOSED"], f"Disconnected for {client}: {got}")
+        checks.note("Rejected TOO_MANY_CONNECTIONS once each, Disconnected PEER_CLOSED once each")
+        checks.expect(await round_trip(port), "the server did not serve again")
+    finally:
+        for stream, _ in held:
+            await stream.aclose()
+        server.stop()
+
+
+async def slowloris_tls(scale: Scale, checks: Checks) -> None:
+    """A TLS client sending its hello 1 byte/s is closed by ``handshake_timeout``."""
+    tls = TlsFiles()
+    timeout = scale.handshake_timeout
+    server = ProofServer(
+        "--services", "fixed", "--tls-certificate", tls.server_pem,
+        "--handshake-timeout", str(timeout),
+    )  # fmt: skip
+    try:
+        before = await server.stats()
+        hello = client_hello()
+        with trio.fail_after(timeout + STEP_TIMEOUT):
+            stream = await trio.open_tcp_stream("127.0.0.1", server.ports["fixed"])
+            client = local_port(stream)
+            started = trio.current_time()
+            closed_after = 0.0
+            async with stream, trio.open_nursery() as nursery:
+
+                async def dribble() -> None:
+                    for byte in hello:
+                        try:
+                            await stream.send_all(bytes([byte]))
+                        except (trio.BrokenResourceError, trio.ClosedResourceError):
+                            return
+                        await trio.sleep(1.0)
+
+                nursery.start_soon(dribble)
+                await until_closed(stream)
+                closed_after = trio.current_time() - started
+                nursery.cancel_scope.cancel()
+        checks.expect(
+            timeout * 0.9 <= closed_after <= timeout + 2, f"closed after {closed_after:.1f} s"
+        )
+        checks.note(f"closed after {closed_after:.1f} s (handshake_timeout {timeout:g} s)")
+        await nothing_left(server, before, checks)
+        exactly_once(checks, reasons(server, client, "Rejected"), {"HANDSHAKE_TIMEOUT"}, "Rejected")
+        checks.expect(not server.events_of(client, "Connected"), "it became a peer")
+    finally:
+        server.stop()
+        tls.close()
+
+
+def _idle_timeout_available() -> bool:
+    return hasattr(tr.Config(), "idle_timeout")
+
+
+async def slowloris_plain(scale: Scale, checks: Checks) -> str | None:
+    """A plain client sending a line 1 byte/s: only an idle timeout shorter than a second
+    could catch it, and only when ``Config`` has one."""
+    if not _idle_timeout_available():
+        return "Config has no idle_timeout; handshake_timeout covers TLS handshakes only"
+    server = ProofServer("--services", "textual", "--idle-timeout", "0.5")
+    try:
+        before = await server.stats()
+        with trio.fail_after(STEP_TIMEOUT):
+            stream = await trio.open_tcp_stream("127.0.0.1", server.ports["textual"])
+            client = local_port(stream)
+            async with stream, trio.open_nursery() as nursery:
+
+                async def dribble() -> None:
+                    for byte in valid_frames("textual", 0, 1):
+                        try:
+                            await stream.send_all(bytes([byte]))
+                        except (trio.BrokenResourceError, trio.ClosedResourceError):
+                            return
+                        await trio.sleep(1.0)
+
+                nursery.start_soon(dribble)
+                await until_closed(stream)
+                nursery.cancel_scope.cancel()
+        await nothing_left(server, before, checks)
+        seen = reasons(server, client)
+        checks.expect(
+            len(seen) == 1 and ("IDLE" in seen[0] or "TIMEOUT" in seen[0]), f"Disconnected {seen}"
+        )
+        checks.note(f"1 byte/s, idle_timeout 0.5 s: Disconnected {seen}")
+    finally:
+        server.stop()
+    return None
+
+
+async def silent_vanish(scale: Scale, checks: Checks) -> str | None:
+    """A peer that stops answering (no FIN, no reset) is closed by the idle timeout."""
+    if not _idle_timeout_available():
+        return "Config has no idle_timeout or heartbeat; the kernel's keepalive is all there is"
+    server = ProofServer("--services", "fixed", "--idle-timeout", "1")
+    try:
+        before = await server.stats()
+        with trio.fail_after(STEP_TIMEOUT):
+            stream = await trio.open_tcp_stream("127.0.0.1", server.ports["fixed"])
+            client = local_port(stream)
+            async with stream:
+                await stream.send_all(valid_frames("fixed", 0, 1))
+                await stream.receive_some(65536)
+                started = trio.current_time()
+                await until_closed(stream)  # the client says nothing from here on
+                checks.note(f"closed after {trio.current_time() - started:.1f} s")
+        await nothing_left(server, before, checks)
+        seen = reasons(server, client)
+        checks.expect(
+            len(seen) == 1 and ("IDLE" in seen[0] or "HEARTBEAT" in seen[0]), f"Disconnected {seen}"
+        )
+        checks.note(f"Disconnected {seen}")
+    finally:
+        server.stop()
+    return None
+
+
+async def tls_to_plain(scale: Scale, checks: Checks) -> None:
+    """A TLS client on a plain port: the hello is garbage to the codec, the server says so."""
+    tls = TlsFiles()
+    server = ProofServer("--services", "variable")
+    try:
+        before = await server.stats()
+        port = server.ports["variable"]
+        config = tr.Config(connect_timeout=2.0)
+        failure = "none"
+        with trio.fail_after(STEP_TIMEOUT):
+            try:
+                async with tr.connect(
+                    protocol_for("variable"),
+                    "127.0.0.1",
+                    port,
+                    config=config,
+                    ssl_context=tls.client_context(),
+                ) as connection:
+                    await connection.send(Ping(0, 0, 0.0, 1))
+            except Exception as exc:  # what the client sees is reported, not judged
+                failure = type(exc).__name__
+        checks.expect(failure != "none", "the TLS client believed it was connected")
+        checks.note(f"client: {failure}")
+        await nothing_left(server, before, checks)
+        seen = [e["reason"] for e in server.events if e["event"] == "Disconnected"]
+        exactly_once(checks, seen, {"FRAME_TOO_LARGE", "INPUT_ERROR"}, "Disconnected")
+        checks.expect(await round_trip(port, "variable"), "the server stopped answering")
+    finally:
+        server.stop()
+        tls.close()
+
+
+async def plain_to_tls(scale: Scale, checks: Checks) -> None:
+    """Plain frames on a TLS port: ``Rejected`` with ``HANDSHAKE_FAILED``, then TLS still works."""
+    tls = TlsFiles()
+    server = ProofServer("--services", "fixed", "--tls-certificate", tls.server_pem)
+    try:
+        before = await server.stats()
+        port = server.ports["fixed"]
+        with trio.fail_after(STEP_TIMEOUT):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            client = local_port(stream)
+            async with stream:
+                await stream.send_all(valid_frames("fixed", 0, 3))
+                await until_closed(stream)
+        await nothing_left(server, before, checks)
+        exactly_once(checks, reasons(server, client, "Rejected"), {"HANDSHAKE_FAILED"}, "Rejected")
+        checks.expect(not server.events_of(client, "Connected"), "it became a peer")
+        with trio.fail_after(STEP_TIMEOUT):
+            async with tr.connect(
+                protocol_for("fixed"), "127.0.0.1", port, ssl_context=tls.client_context()
+            ) as connection:
+                await connection.send(Ping(7, 0, 0.0, 1))
+                pong = await connection.receive()
+        checks.expect(pong == Pong(7, 0, 0.0, 1), f"TLS answered {pong!r}")
+        checks.note("a TLS client is served afterwards")
+    finally:
+        server.stop()
+        tls.close()
+
+
+Case = Callable[[Scale, Checks], Awaitable[str | None]]
+CASES: dict[str, Case] = {
+    "reset mid-frame": reset_mid_frame,
+    "half-close, slow reader": half_close_slow_reader,
+    "server restart": server_restart,
+    "EMFILE": emfile,
+    "slowloris (TLS)": slowloris_tls,
+    "slowloris (plain)": slowloris_plain,
+    "silent vanish": silent_vanish,
+    "TLS to a plain port": tls_to_plain,
+    "plain to a TLS port": plain_to_tls,
+}
+
+
+async def run(scale: Scale, only: list[str] | None = None) -> list[Outcome]:
+    outcomes = []
+    for name, case in CASES.items():
+        if only and name not in only:
+            continue
+        checks = Checks()
+        try:
+            missing = await case(scale, checks)
+        except Exception as exc:
+            checks.expect(False, f"raised {type(exc).__name__}: {exc}")
+            missing = None
+        if missing is not None:
+            outcomes.append(Outcome(name, NOT_AVAILABLE, missing))
+        else:
+            outcomes.append(checks.outcome(name))
+    return outcomes
+
+
+def table(outcomes: list[Outcome]) -> str:
+    width = max(len(o.case) for o in outcomes)
+    lines = [f"{'case':<{width}}  {'result':<13}  detail", "-" * (width + 40)]
+    lines += [f"{o.case:<{width}}  {o.status:<13}  {o.detail}" for o in outcomes]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.faults")
+    parser.add_argument("--smoke", action="store_true", help="every case, briefly")
+    parser.add_argument("--only", default="", help="comma-separated case names")
+    options = parser.parse_args(argv)
+    only = [name.strip() for name in options.only.split(",") if name.strip()] or None
+    outcomes = trio.run(run, SMOKE if options.smoke else FULL, only)
+    print(table(outcomes))
+    return 1 if any(o.status == FAILED for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
