@@ -16,7 +16,7 @@ import socket
 import ssl
 import struct
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
@@ -85,6 +85,31 @@ def tls_files() -> TlsFiles:
     if not _tls:
         _tls.append(TlsFiles())
     return _tls[0]
+
+
+_shared: dict[tuple[str, ...], ProofServer] = {}
+
+
+def tls_arguments(scale: Scale) -> tuple[str, ...]:
+    pem = tls_files().server_pem
+    timeout = str(scale.handshake_timeout)
+    return ("--services", "fixed", "--tls-certificate", pem, "--handshake-timeout", timeout)
+
+
+@contextlib.contextmanager
+def serving(*arguments: str, shared: bool = True) -> Iterator[ProofServer]:
+    """A proof server started with ``arguments``: one per run for the cases that can share it
+    (each still compares the server's counts before and after itself), else a fresh one."""
+    if not shared:
+        server = ProofServer(*arguments)
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    if arguments not in _shared or not _shared[arguments].alive:
+        _shared[arguments] = ProofServer(*arguments)
+    yield _shared[arguments]
 
 
 def reasons(server: ProofServer, port: int, kind: str = "Disconnected") -> list[str]:
@@ -165,8 +190,7 @@ def client_hello() -> bytes:
 
 async def reset_mid_frame(scale: Scale, checks: Checks) -> None:
     """Two whole frames and half of a third, then a reset (SO_LINGER 0): ``RESET``."""
-    server = ProofServer("--services", "fixed")
-    try:
+    with serving("--services", "fixed,textual,variable") as server:
         before = await server.stats()
         port = server.ports["fixed"]
         with trio.fail_after(STEP_TIMEOUT):
@@ -182,14 +206,11 @@ async def reset_mid_frame(scale: Scale, checks: Checks) -> None:
         await nothing_left(server, before, checks)
         exactly_once(checks, reasons(server, client), {"RESET"}, "Disconnected")
         checks.expect(await round_trip(port), "the server stopped answering")
-    finally:
-        server.stop()
 
 
 async def half_close_slow_reader(scale: Scale, checks: Checks) -> None:
     """Many requests, then EOF, then replies read slowly: every reply arrives, ``PEER_CLOSED``."""
-    server = ProofServer("--services", "textual")
-    try:
+    with serving("--services", "fixed,textual,variable") as server:
         before = await server.stats()
         count = client_wire("textual").counter()
         received = 0
@@ -206,8 +227,6 @@ async def half_close_slow_reader(scale: Scale, checks: Checks) -> None:
         checks.note(f"{received}/{scale.messages} replies")
         await nothing_left(server, before, checks)
         exactly_once(checks, reasons(server, client), {"PEER_CLOSED"}, "Disconnected")
-    finally:
-        server.stop()
 
 
 async def server_restart(scale: Scale, checks: Checks) -> None:
@@ -341,13 +360,8 @@ async def emfile(scale: Scale, checks: Checks) -> None:
 
 async def slowloris_tls(scale: Scale, checks: Checks) -> None:
     """A TLS client sending its hello 1 byte/s is closed by ``handshake_timeout``."""
-    tls = tls_files()
     timeout = scale.handshake_timeout
-    server = ProofServer(
-        "--services", "fixed", "--tls-certificate", tls.server_pem,
-        "--handshake-timeout", str(timeout),
-    )  # fmt: skip
-    try:
+    with serving(*tls_arguments(scale)) as server:
         before = await server.stats()
         hello = client_hello()
         with trio.fail_after(timeout + STEP_TIMEOUT):
@@ -376,8 +390,6 @@ async def slowloris_tls(scale: Scale, checks: Checks) -> None:
         await nothing_left(server, before, checks)
         exactly_once(checks, reasons(server, client, "Rejected"), {"HANDSHAKE_TIMEOUT"}, "Rejected")
         checks.expect(not server.events_of(client, "Connected"), "it became a peer")
-    finally:
-        server.stop()
 
 
 def _idle_timeout_available() -> bool:
@@ -389,8 +401,7 @@ async def slowloris_plain(scale: Scale, checks: Checks) -> str | None:
     could catch it, and only when ``Config`` has one."""
     if not _idle_timeout_available():
         return "Config has no idle_timeout; handshake_timeout covers TLS handshakes only"
-    server = ProofServer("--services", "textual", "--idle-timeout", "0.5")
-    try:
+    with serving("--services", "textual", "--idle-timeout", "0.5", shared=False) as server:
         before = await server.stats()
         with trio.fail_after(STEP_TIMEOUT):
             stream = await trio.open_tcp_stream("127.0.0.1", server.ports["textual"])
@@ -414,8 +425,6 @@ async def slowloris_plain(scale: Scale, checks: Checks) -> str | None:
             len(seen) == 1 and ("IDLE" in seen[0] or "TIMEOUT" in seen[0]), f"Disconnected {seen}"
         )
         checks.note(f"1 byte/s, idle_timeout 0.5 s: Disconnected {seen}")
-    finally:
-        server.stop()
     return None
 
 
@@ -423,8 +432,7 @@ async def silent_vanish(scale: Scale, checks: Checks) -> str | None:
     """A peer that stops answering (no FIN, no reset) is closed by the idle timeout."""
     if not _idle_timeout_available():
         return "Config has no idle_timeout or heartbeat; the kernel's keepalive is all there is"
-    server = ProofServer("--services", "fixed", "--idle-timeout", "1")
-    try:
+    with serving("--services", "fixed", "--idle-timeout", "1", shared=False) as server:
         before = await server.stats()
         with trio.fail_after(STEP_TIMEOUT):
             stream = await trio.open_tcp_stream("127.0.0.1", server.ports["fixed"])
@@ -441,16 +449,14 @@ async def silent_vanish(scale: Scale, checks: Checks) -> str | None:
             len(seen) == 1 and ("IDLE" in seen[0] or "HEARTBEAT" in seen[0]), f"Disconnected {seen}"
         )
         checks.note(f"Disconnected {seen}")
-    finally:
-        server.stop()
     return None
 
 
 async def tls_to_plain(scale: Scale, checks: Checks) -> None:
     """A TLS client on a plain port: the hello is garbage to the codec, the server says so."""
     tls = tls_files()
-    server = ProofServer("--services", "variable")
-    try:
+    with serving("--services", "fixed,textual,variable") as server:
+        first_event = len(server.events)
         before = await server.stats()
         port = server.ports["variable"]
         config = tr.Config(connect_timeout=2.0)
@@ -470,18 +476,15 @@ async def tls_to_plain(scale: Scale, checks: Checks) -> None:
         checks.expect(failure != "none", "the TLS client believed it was connected")
         checks.note(f"client: {failure}")
         await nothing_left(server, before, checks)
-        seen = [e["reason"] for e in server.events if e["event"] == "Disconnected"]
+        seen = [e["reason"] for e in server.events[first_event:] if e["event"] == "Disconnected"]
         exactly_once(checks, seen, {"FRAME_TOO_LARGE", "INPUT_ERROR"}, "Disconnected")
         checks.expect(await round_trip(port, "variable"), "the server stopped answering")
-    finally:
-        server.stop()
 
 
 async def plain_to_tls(scale: Scale, checks: Checks) -> None:
     """Plain frames on a TLS port: ``Rejected`` with ``HANDSHAKE_FAILED``, then TLS still works."""
     tls = tls_files()
-    server = ProofServer("--services", "fixed", "--tls-certificate", tls.server_pem)
-    try:
+    with serving(*tls_arguments(scale)) as server:
         before = await server.stats()
         port = server.ports["fixed"]
         with trio.fail_after(STEP_TIMEOUT):
@@ -501,8 +504,6 @@ async def plain_to_tls(scale: Scale, checks: Checks) -> None:
                 pong = await connection.receive()
         checks.expect(pong == Pong(7, 0, 0.0, 1), f"TLS answered {pong!r}")
         checks.note("a TLS client is served afterwards")
-    finally:
-        server.stop()
 
 
 Case = Callable[[Scale, Checks], Awaitable[str | None]]
@@ -552,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcomes = trio.run(run, SMOKE if options.smoke else FULL, only)
     finally:
+        for server in _shared.values():
+            server.stop()
         for tls in _tls:
             tls.close()
     print(table(outcomes))
