@@ -209,7 +209,7 @@ async def reset_mid_frame(scale: Scale, checks: Checks) -> None:
 
 
 async def half_close_slow_reader(scale: Scale, checks: Checks) -> None:
-    """Many requests, then EOF, then replies read slowly: every reply arrives, ``PEER_CLOSED``."""
+    """Many requests, then EOF, replies read slowly all along: every one arrives (PEER_CLOSED)."""
     with serving("--services", "fixed,textual,variable") as server:
         before = await server.stats()
         count = client_wire("textual").counter()
@@ -217,9 +217,15 @@ async def half_close_slow_reader(scale: Scale, checks: Checks) -> None:
         with trio.fail_after(STEP_TIMEOUT * 3):
             stream = await trio.open_tcp_stream("127.0.0.1", server.ports["textual"])
             client = local_port(stream)
-            async with stream:
-                await stream.send_all(valid_frames("textual", 0, scale.messages))
-                await stream.send_eof()
+            async with stream, trio.open_nursery() as nursery:
+
+                async def send_then_eof() -> None:
+                    # Concurrently with the reading: a server whose replies are not read stops
+                    # reading too (backpressure), and a client that only sent would wait for ever.
+                    await stream.send_all(valid_frames("textual", 0, scale.messages))
+                    await stream.send_eof()
+
+                nursery.start_soon(send_then_eof)
                 while data := await stream.receive_some(4096):
                     received += count(data)
                     await trio.sleep(0.0005)
@@ -509,7 +515,7 @@ async def plain_to_tls(scale: Scale, checks: Checks) -> None:
 Case = Callable[[Scale, Checks], Awaitable[str | None]]
 CASES: dict[str, Case] = {
     "reset mid-frame": reset_mid_frame,
-    "half-close, slow reader": half_close_slow_reader,
+    "half-close + slow reader": half_close_slow_reader,
     "server restart": server_restart,
     "EMFILE": emfile,
     "slowloris (TLS)": slowloris_tls,
@@ -538,7 +544,7 @@ async def run(scale: Scale, only: list[str] | None = None) -> list[Outcome]:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    width = max(len(o.case) for o in outcomes)
+    width = max((len(o.case) for o in outcomes), default=4)
     lines = [f"{'case':<{width}}  {'result':<13}  {'time':>6}  detail", "-" * (width + 48)]
     lines += [f"{o.case:<{width}}  {o.status:<13}  {o.seconds:5.1f}s  {o.detail}" for o in outcomes]
     return "\n".join(lines)
@@ -547,7 +553,7 @@ def table(outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.faults")
     parser.add_argument("--smoke", action="store_true", help="every case, briefly")
-    parser.add_argument("--only", default="", help="comma-separated case names")
+    parser.add_argument("--only", default="", help="comma-separated case names (see the table)")
     options = parser.parse_args(argv)
     only = [name.strip() for name in options.only.split(",") if name.strip()] or None
     try:
