@@ -191,7 +191,7 @@ def client_hello() -> bytes:
 async def reset_mid_frame(scale: Scale, checks: Checks) -> None:
     """Two whole frames and half of a third, then a reset (SO_LINGER 0): ``RESET``."""
     with serving("--services", "fixed,textual,variable") as server:
-        before = await server.stats()
+        before = await server.settled()
         port = server.ports["fixed"]
         with trio.fail_after(STEP_TIMEOUT):
             stream = await trio.open_tcp_stream("127.0.0.1", port)
@@ -211,7 +211,7 @@ async def reset_mid_frame(scale: Scale, checks: Checks) -> None:
 async def half_close_slow_reader(scale: Scale, checks: Checks) -> None:
     """Many requests, then EOF, replies read slowly all along: every one arrives (PEER_CLOSED)."""
     with serving("--services", "fixed,textual,variable") as server:
-        before = await server.stats()
+        before = await server.settled()
         count = client_wire("textual").counter()
         received = 0
         with trio.fail_after(STEP_TIMEOUT * 3):
@@ -257,7 +257,7 @@ async def server_restart(scale: Scale, checks: Checks) -> None:
             await peer.send(Ping(next(sequence), 0, 0.5, 1))
 
     try:
-        baseline = await first.stats()
+        baseline = await first.settled()
         port = first.ports["fixed"]
         policy = tr.RetryPolicy.backoff(attempts=60, initial_delay=0.05)
         with trio.fail_after(STEP_TIMEOUT * 2):
@@ -310,7 +310,7 @@ async def emfile(scale: Scale, checks: Checks) -> None:
     turned_away: list[int] = []
     slowest_refusal = 0.0
     try:
-        before = await server.stats()
+        before = await server.settled()
         port = server.ports["fixed"]
         with trio.fail_after(STEP_TIMEOUT * 2):
             for seq in range(scale.connections):
@@ -368,7 +368,7 @@ async def slowloris_tls(scale: Scale, checks: Checks) -> None:
     """A TLS client sending its hello 1 byte/s is closed by ``handshake_timeout``."""
     timeout = scale.handshake_timeout
     with serving(*tls_arguments(scale)) as server:
-        before = await server.stats()
+        before = await server.settled()
         hello = client_hello()
         with trio.fail_after(timeout + STEP_TIMEOUT):
             stream = await trio.open_tcp_stream("127.0.0.1", server.ports["fixed"])
@@ -408,7 +408,7 @@ async def slowloris_plain(scale: Scale, checks: Checks) -> str | None:
     if not _idle_timeout_available():
         return "Config has no idle_timeout; handshake_timeout covers TLS handshakes only"
     with serving("--services", "textual", "--idle-timeout", "0.5", shared=False) as server:
-        before = await server.stats()
+        before = await server.settled()
         with trio.fail_after(STEP_TIMEOUT):
             stream = await trio.open_tcp_stream("127.0.0.1", server.ports["textual"])
             client = local_port(stream)
@@ -439,7 +439,7 @@ async def silent_vanish(scale: Scale, checks: Checks) -> str | None:
     if not _idle_timeout_available():
         return "Config has no idle_timeout or heartbeat; the kernel's keepalive is all there is"
     with serving("--services", "fixed", "--idle-timeout", "1", shared=False) as server:
-        before = await server.stats()
+        before = await server.settled()
         with trio.fail_after(STEP_TIMEOUT):
             stream = await trio.open_tcp_stream("127.0.0.1", server.ports["fixed"])
             client = local_port(stream)
@@ -463,7 +463,7 @@ async def tls_to_plain(scale: Scale, checks: Checks) -> None:
     tls = tls_files()
     with serving("--services", "fixed,textual,variable") as server:
         first_event = len(server.events)
-        before = await server.stats()
+        before = await server.settled()
         port = server.ports["variable"]
         config = tr.Config(connect_timeout=2.0)
         failure = "none"
@@ -491,7 +491,7 @@ async def plain_to_tls(scale: Scale, checks: Checks) -> None:
     """Plain frames on a TLS port: ``Rejected`` with ``HANDSHAKE_FAILED``, then TLS still works."""
     tls = tls_files()
     with serving(*tls_arguments(scale)) as server:
-        before = await server.stats()
+        before = await server.settled()
         port = server.ports["fixed"]
         with trio.fail_after(STEP_TIMEOUT):
             stream = await trio.open_tcp_stream("127.0.0.1", port)
