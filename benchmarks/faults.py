@@ -1,7 +1,7 @@
 """A catalogue of faults against a live server: ``python -m benchmarks.faults [--smoke]``.
 
-Each case starts :mod:`benchmarks.proof_server` in a process of its own, does one bad thing to
-it and checks what the server made of it: the ``Disconnected`` (or ``Rejected``) event of the
+Each case runs against :mod:`benchmarks.proof_server` in a process of its own (a fresh one,
+or one shared with the cases that need the same settings), does one bad thing to it and checks what the server made of it: the ``Disconnected`` (or ``Rejected``) event of the
 connection, exactly once and with the right reason; the server alive and still answering; and
 nothing left behind, the server's open descriptors and trio tasks back to what they were, no
 peer left.  A case that needs a setting ``Config`` does not have says "not available" rather
@@ -11,12 +11,10 @@ than pass for what it did not check.  Prints a table; exits non-zero if a case f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import socket
-import ssl
 import struct
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -24,166 +22,34 @@ import trio
 
 import trio_reactive as tr
 
+from .fault_checks import (
+    FAILED,
+    NOT_AVAILABLE,
+    STEP_TIMEOUT,
+    Checks,
+    Outcome,
+    Scale,
+    client_hello,
+    close_shared,
+    exactly_once,
+    local_port,
+    nothing_left,
+    reasons,
+    receive_exactly,
+    round_trip,
+    serving,
+    tls_arguments,
+    tls_files,
+    until_closed,
+)
 from .model import Ping, Pong, protocol_for
-from .proof_client import ProofServer, TlsFiles, valid_frames
+from .proof_client import ProofServer, valid_frames
 from .wire import client_wire
 
-__all__ = ["CASES", "Outcome", "main", "run"]
-
-OK, FAILED, NOT_AVAILABLE = "ok", "FAILED", "not available"
-#: The longest any single step of a case may take.
-STEP_TIMEOUT = 20.0
-
-
-@attrs.frozen
-class Outcome:
-    case: str
-    status: str
-    detail: str
-    seconds: float = 0.0
-
-
-@attrs.frozen
-class Scale:
-    """How hard each case pushes: ``--smoke`` is small, the default a little more."""
-
-    messages: int
-    connections: int
-    nofile: int
-    handshake_timeout: float
-
+__all__ = ["CASES", "main", "run"]
 
 SMOKE = Scale(messages=5000, connections=40, nofile=40, handshake_timeout=1.0)
 FULL = Scale(messages=100_000, connections=300, nofile=64, handshake_timeout=5.0)
-
-
-class Checks:
-    """The problems a case found; a case passes when there are none."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.notes: list[str] = []
-
-    def expect(self, condition: bool, problem: str) -> None:
-        if not condition:
-            self.problems.append(problem)
-
-    def note(self, text: str) -> None:
-        self.notes.append(text)
-
-    def outcome(self, case: str) -> Outcome:
-        if self.problems:
-            return Outcome(case, FAILED, "; ".join(self.problems + self.notes))
-        return Outcome(case, OK, "; ".join(self.notes))
-
-
-_tls: list[TlsFiles] = []
-
-
-def tls_files() -> TlsFiles:
-    """One throw-away authority and certificate for the whole run (making one takes a while)."""
-    if not _tls:
-        _tls.append(TlsFiles())
-    return _tls[0]
-
-
-_shared: dict[tuple[str, ...], ProofServer] = {}
-
-
-def tls_arguments(scale: Scale) -> tuple[str, ...]:
-    pem = tls_files().server_pem
-    timeout = str(scale.handshake_timeout)
-    return ("--services", "fixed", "--tls-certificate", pem, "--handshake-timeout", timeout)
-
-
-@contextlib.contextmanager
-def serving(*arguments: str, shared: bool = True) -> Iterator[ProofServer]:
-    """A proof server started with ``arguments``: one per run for the cases that can share it
-    (each still compares the server's counts before and after itself), else a fresh one."""
-    if not shared:
-        server = ProofServer(*arguments)
-        try:
-            yield server
-        finally:
-            server.stop()
-        return
-    if arguments not in _shared or not _shared[arguments].alive:
-        _shared[arguments] = ProofServer(*arguments)
-    yield _shared[arguments]
-
-
-def reasons(server: ProofServer, port: int, kind: str = "Disconnected") -> list[str]:
-    return [event["reason"] for event in server.events_of(port, kind)]
-
-
-async def nothing_left(server: ProofServer, before: dict[str, Any], checks: Checks) -> None:
-    """The server is alive, holds no peer, and has the descriptors and tasks it had before."""
-    checks.expect(server.alive, f"the server died: {server.stderr_tail(5)}")
-    if not server.alive:
-        return
-    after = await server.settled()
-    checks.expect(after["peers"] == 0, f"{after['peers']} peers left")
-    checks.expect(after["fds"] == before["fds"], f"fds {before['fds']} -> {after['fds']}")
-    checks.expect(after["tasks"] == before["tasks"], f"tasks {before['tasks']} -> {after['tasks']}")
-    checks.note(f"fds {before['fds']}->{after['fds']}, tasks {before['tasks']}->{after['tasks']}")
-
-
-def exactly_once(checks: Checks, seen: list[str], allowed: set[str], what: str) -> None:
-    checks.expect(
-        len(seen) == 1 and seen[0] in allowed,
-        f"{what}: {seen or 'none'} (wanted one of {sorted(allowed)})",
-    )
-    if len(seen) == 1:
-        checks.note(f"{what} {seen[0]}")
-
-
-def local_port(stream: trio.SocketStream) -> int:
-    return int(stream.socket.getsockname()[1])
-
-
-async def round_trip(port: int, service: str = "fixed", seq: int = 1) -> bool:
-    """Whether ``service`` answers a well-formed request on a new connection."""
-    try:
-        with trio.fail_after(5):
-            stream = await trio.open_tcp_stream("127.0.0.1", port)
-            async with stream:
-                await stream.send_all(valid_frames(service, seq, 1))
-                return bool(await stream.receive_some(65536))
-    except (OSError, trio.TooSlowError, trio.BrokenResourceError):
-        return False
-
-
-async def receive_exactly(stream: trio.SocketStream, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = await stream.receive_some(size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-async def until_closed(stream: trio.SocketStream) -> bool:
-    """Read until the server closes; True for an orderly EOF or a reset, both a close."""
-    try:
-        while await stream.receive_some(65536):
-            pass
-    except trio.BrokenResourceError:
-        pass
-    return True
-
-
-def client_hello() -> bytes:
-    """The first bytes a TLS client sends: what a slow TLS client dribbles out."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = context.wrap_bio(incoming, outgoing)
-    with contextlib.suppress(ssl.SSLWantReadError):  # it waits for the server's answer
-        tls.do_handshake()
-    return outgoing.read()
-
 
 # -- the cases ---------------------------------------------------------------------------
 
@@ -559,10 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcomes = trio.run(run, SMOKE if options.smoke else FULL, only)
     finally:
-        for server in _shared.values():
-            server.stop()
-        for tls in _tls:
-            tls.close()
+        close_shared()
     print(table(outcomes))
     return 1 if any(o.status == FAILED for o in outcomes) else 0
 
