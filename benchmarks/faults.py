@@ -1,11 +1,12 @@
 """A catalogue of faults against a live server: ``python -m benchmarks.faults [--smoke]``.
 
-Each case runs against :mod:`benchmarks.proof_server` in a process of its own (a fresh one,
-or one shared with the cases that need the same settings), does one bad thing to it and checks what the server made of it: the ``Disconnected`` (or ``Rejected``) event of the
-connection, exactly once and with the right reason; the server alive and still answering; and
-nothing left behind, the server's open descriptors and trio tasks back to what they were, no
-peer left.  A case that needs a setting ``Config`` does not have says "not available" rather
-than pass for what it did not check.  Prints a table; exits non-zero if a case failed.
+Each case runs against :mod:`benchmarks.proof_server` in a process of its own (a fresh one, or
+one shared with the cases that need the same settings), does one bad thing to it and checks
+what the server made of it: the ``Disconnected`` (or ``Rejected``) event of the connection,
+exactly once and with the right reason; the server alive and still answering; and nothing left
+behind, the server's open descriptors and trio tasks back to what they were, no peer left.  A
+case that needs a setting ``Config`` does not have says "not available" rather than pass for
+what it did not check.  Prints a table; exits non-zero if a case failed.
 """
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ def report(name: str) -> Any:
 
 def count_tasks() -> int:
     """Every trio task alive in this run."""
-    pending = [trio.lowlevel.current_root_task()]
+    root = trio.lowlevel.current_root_task()
+    pending = [root] if root is not None else []
     total = 0
     while pending:
         task = pending.pop()
@@ -181,10 +182,10 @@ async def serve(options: argparse.Namespace) -> None:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(options.tls_certificate)
     names = options.services.split(",")
-    ports = [int(port) for port in options.ports.split(",")] if options.ports else [0] * len(names)
+    wanted = [int(port) for port in options.ports.split(",")] if options.ports else [0] * len(names)
     async with trio.open_nursery() as nursery:
         servers: list[tr.Server[Any]] = []
-        for name, port in zip(names, ports, strict=True):
+        for name, port in zip(names, wanted, strict=True):
             server = await nursery.start(_serve_one, name, port, config, ssl_context)
             servers.append(server)
         ports = {name: server.port for name, server in zip(names, servers, strict=True)}
