@@ -246,11 +246,10 @@ class Server(Generic[ServerMsg]):
         await trio.aclose_forcefully(stream)
         await self._emit(Rejected(address, reason, error))
 
-    async def _handshake(self, stream: trio.SSLStream[Any]) -> bool:
-        """Complete the TLS handshake within ``handshake_timeout``, or reject the connection."""
-        timeout = self.config.handshake_timeout
+    async def _handshake(self, stream: trio.SSLStream[Any], opened_by: float) -> bool:
+        """Complete the TLS handshake by ``opened_by``, or reject the connection."""
         error: BaseException | None = None
-        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+        with trio.move_on_at(opened_by) as deadline:
             self._handshakes.add(deadline)
             try:
                 await stream.do_handshake()
@@ -280,7 +279,10 @@ class Server(Generic[ServerMsg]):
             apply_socket_options(stream, self.config)
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
-        if isinstance(stream, trio.SSLStream) and not await self._handshake(stream):
+        # One handshake_timeout for the TLS handshake and the first whole message together.
+        timeout = self.config.handshake_timeout
+        opened_by = trio.current_time() + (math.inf if timeout is None else timeout)
+        if isinstance(stream, trio.SSLStream) and not await self._handshake(stream, opened_by):
             return
         if self._shutdown_started:  # accepted as shutdown began: too late to start serving it
             await self._reject(stream, DisconnectReason.SHUTDOWN)
@@ -292,6 +294,7 @@ class Server(Generic[ServerMsg]):
             self._emit,
             address=peer_address(stream),
             poller=self._poller,
+            opened_by=None if timeout is None else opened_by,
         )
         logger.info("server: accepted %s", address_text(connection.peer.address))
         self._connections.add(connection)

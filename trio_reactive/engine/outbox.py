@@ -86,6 +86,7 @@ class Outbox:
         "encode_errors",
         "last_words",
         "messages_out",
+        "progress_at",
         "replies",
         "unsent",
     )
@@ -123,6 +124,9 @@ class Outbox:
         #: While set, a full queue still takes what is sent (a goodbye while shutting down).
         self.last_words = False
         self.messages_out = self.bytes_out = self.dropped = self.unsent = 0
+        #: When bytes last reached the kernel, or the outbox last went from idle to busy: what
+        #: the idle and write timeouts measure from (stamped per write, never per message).
+        self.progress_at = trio.current_time()
 
     # ------------------------------------------------------------------ set-up
 
@@ -192,16 +196,18 @@ class Outbox:
         if queue.closed:
             return False
         written = 0
-        if self._raw is not None and not queue.weight and not self._in_flight:
-            try:
-                written = os.write(self._raw.fileno(), data)
-            except OSError:
-                pass  # would block, or broken: the writer meets the error and reports it
-            else:
-                self.bytes_out += written
-                if written == len(data):
-                    self.messages_out += count
-                    return True
+        if not queue.weight and not self._in_flight:
+            self.progress_at = trio.current_time()  # idle until now: no write is late yet
+            if self._raw is not None:
+                try:
+                    written = os.write(self._raw.fileno(), data)
+                except OSError:
+                    pass  # would block, or broken: the writer meets the error and reports it
+                else:
+                    self.bytes_out += written
+                    if written == len(data):
+                        self.messages_out += count
+                        return True
         item = (data, written, count, self._count_frames)
         if not queue.put_nowait(item, count, len(data) - written):
             # Taken in part, it must go on whatever the capacity, to keep the stream whole.
@@ -382,6 +388,7 @@ class Outbox:
     def _advance(self, written: int) -> None:
         """``written`` more bytes of the in-flight buffers reached the kernel."""
         self.bytes_out += written
+        self.progress_at = trio.current_time()
         written += self._flight_written
         flight = self._in_flight
         while flight:
@@ -437,7 +444,6 @@ class Outbox:
         self.replies.clear()
         self.unsent += unsent
         return unsent
-
 
     def release(self) -> None:
         """Let go of the stream and the callbacks (the connection has ended)."""

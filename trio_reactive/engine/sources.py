@@ -60,6 +60,7 @@ class StreamSource:
                 conn.input_ended()
                 return None
             conn.bytes_in += len(data)
+            conn.read_at = trio.current_time()
             batch = decode(data)
             if conn.stage_over or not fast(batch, len(data)):
                 return batch, len(data)
@@ -120,6 +121,7 @@ class PolledSource:
             conn.input_ended()
             return
         conn.bytes_in += len(data)
+        conn.read_at = trio.current_time()
         batch = conn.inbound.decode(data)
         fast = self._fast
         if conn.stage_over or fast is None or not fast(batch, len(data)):
