@@ -8,10 +8,12 @@ reader modes (shared poller on and off), and these tests with it.
 from __future__ import annotations
 
 import contextlib
+import ssl
 from typing import Any
 
 import pytest
 import trio
+import trustme
 
 import trio_reactive as tr
 from tests.engine_support import (
@@ -31,7 +33,7 @@ REASON = tr.DisconnectReason
 PING = b'{"Ping":{"n":1}}\n'
 
 
-async def _trickle(stream: trio.SocketStream, data: bytes, every: float) -> None:
+async def _trickle(stream: trio.abc.Stream, data: bytes, every: float) -> None:
     """Send ``data`` one byte at a time, ``every`` seconds apart, until the server hangs up."""
     try:
         for byte in data:
@@ -244,3 +246,69 @@ def test_liveness_defaults() -> None:
 def test_liveness_timeouts_must_be_positive(field: str, value: float) -> None:
     with pytest.raises(tr.ConfigError, match=field):
         tr.Config(**{field: value})
+
+
+# ---------------------------------------------------------------- TLS: one budget, any stream
+
+
+@pytest.fixture(scope="module")
+def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    return server_context, client_context
+
+
+async def test_the_tls_handshake_and_the_first_message_share_one_budget(
+    autojump_clock: Any, contexts: Any
+) -> None:
+    server_context, client_context = contexts
+    events = Recorder()
+    config = tr.Config(handshake_timeout=10)
+    async with trio.open_nursery() as nursery:
+        server = await start_server(
+            nursery,
+            protocol(),
+            PROCESSORS["handler"],
+            ssl_context=server_context,
+            config=config,
+            on_event=events,
+        )
+        start = trio.current_time()
+        plain = await raw_connect(server.port)
+        await trio.sleep(6)  # most of the budget gone before the TLS handshake starts
+        stream = trio.SSLStream(plain, client_context, server_hostname="127.0.0.1")
+        await stream.do_handshake()
+        nursery.start_soon(_trickle, stream, PING[:-1], 1.0)
+        await events.wait_for(tr.Disconnected)
+        assert trio.current_time() - start == pytest.approx(10, abs=0.01)
+        assert events.of(tr.Disconnected)[0].reason is REASON.HANDSHAKE_TIMEOUT
+        await trio.aclose_forcefully(stream)
+        await server.shutdown()
+
+
+async def test_write_timeout_over_tls(autojump_clock: Any, contexts: Any) -> None:
+    server_context, client_context = contexts
+    events = Recorder()
+    sent = [0]
+    config = tr.Config(write_timeout=20)
+    async with trio.open_nursery() as nursery:
+        server = await start_server(
+            nursery,
+            protocol(),
+            _flooder(sent),
+            ssl_context=server_context,
+            config=config,
+            on_event=events,
+        )
+        plain = await raw_connect(server.port)
+        stream = trio.SSLStream(plain, client_context, server_hostname="127.0.0.1")
+        await stream.send_all(PING)
+        reason, _ = await _disconnect_reason(events)
+        assert reason is REASON.WRITE_TIMEOUT
+        (left,) = events.of(tr.PeerLeft)
+        assert left.stats.messages_out < sent[0]
+        await trio.aclose_forcefully(stream)
+        await server.shutdown()
