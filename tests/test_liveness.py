@@ -8,6 +8,7 @@ reader modes (shared poller on and off), and these tests with it.
 from __future__ import annotations
 
 import contextlib
+import enum
 import ssl
 from typing import Any
 
@@ -312,3 +313,105 @@ async def test_write_timeout_over_tls(autojump_clock: Any, contexts: Any) -> Non
         assert left.stats.messages_out < sent[0]
         await trio.aclose_forcefully(stream)
         await server.shutdown()
+
+
+# ---------------------------------------------------------------- heartbeat
+
+HEARTBEAT = tr.Config(heartbeat_interval=5, heartbeat_timeout=12)
+
+
+@pytest.mark.parametrize("codec", ["textual", "variable"])
+async def test_heartbeats_keep_a_silent_connection_alive_unseen(
+    autojump_clock: Any, codec: str
+) -> None:
+    events = Recorder()
+    client_events = Recorder()
+    async with trio.open_nursery() as nursery:
+        server = await start_server(
+            nursery, protocol(codec), PROCESSORS["handler"], config=HEARTBEAT, on_event=events
+        )
+        async with tr.connect(
+            protocol(codec), "127.0.0.1", server.port, config=HEARTBEAT, on_event=client_events
+        ) as conn:
+            await conn.send(Ping(1))
+            assert await conn.receive() == Pong(1, 2)
+            await trio.sleep(120)  # silent but for heartbeats, both ways
+            assert not events.of(tr.Disconnected) and not client_events.of(tr.Disconnected)
+            await conn.send(Ping(2))
+            assert await conn.receive() == Pong(2, 4)
+        await events.wait_for(tr.Disconnected)
+        (left,) = events.of(tr.PeerLeft)
+        assert left.stats.messages_in == 2  # heartbeats never reach the processor
+        assert not events.of(tr.InputError) and not client_events.of(tr.InputError)
+        await server.shutdown()
+
+
+@pytest.mark.parametrize(("codec", "frame"), [("textual", b"\n"), ("variable", b"\0\0\0\0")])
+async def test_a_vanished_peer_is_found_by_the_heartbeat_timeout(
+    autojump_clock: Any, codec: str, frame: bytes
+) -> None:
+    events = Recorder()
+    async with trio.open_nursery() as nursery:
+        server = await start_server(
+            nursery, protocol(codec), PROCESSORS["handler"], config=HEARTBEAT, on_event=events
+        )
+        stream = await raw_connect(server.port)
+        encoder = protocol(codec).side("client").codec.encoder()
+        await stream.send_all(encoder.encode(Ping(1)))
+        start = trio.current_time()
+        reply = await stream.receive_some()
+        assert reply
+        # The server's heartbeats arrive every 5 s; this peer answers none of them.
+        received = b""
+        with trio.move_on_after(11):
+            while True:
+                received += await stream.receive_some()
+        assert received == frame * 2
+        reason, _ = await _disconnect_reason(events)
+        assert reason is REASON.HEARTBEAT_TIMEOUT
+        assert trio.current_time() - start == pytest.approx(12, abs=0.01)
+        await stream.aclose()
+        await server.shutdown()
+
+
+async def test_heartbeat_frames_are_dropped_by_the_decoders() -> None:
+    for codec in ("textual", "variable"):
+        side = protocol(codec).side("server").codec
+        frame = side.heartbeat
+        assert frame is not None
+        one = protocol(codec).side("client").codec.encoder().encode(Ping(7))
+        decoder = side.decoder()
+        for data in (frame, frame * 50, frame + one + frame, one * 40 + frame + one * 40):
+            decoded = decoder.decode(data)
+            assert all(message == Ping(7) for message in decoded.messages)
+            assert len(decoded.messages) == data.count(one)
+        # What is not handled yet, heartbeats around it included, is handed over exactly.
+        decoded = decoder.decode(frame + one + frame + one + frame)
+        assert decoder.unconsumed([decoded], 1) == one + frame
+
+
+async def test_a_codec_without_a_heartbeat_frame_refuses_a_heartbeat() -> None:
+    with pytest.raises(tr.ConfigError, match=r"fixed codec.*keepalive"):
+        await tr.serve_tcp(protocol("fixed"), PROCESSORS["handler"], 0, config=HEARTBEAT)
+    with pytest.raises(tr.ConfigError, match="fixed codec"):
+        async with tr.connect(protocol("fixed"), "127.0.0.1", 9, config=HEARTBEAT):
+            pass  # refused before connecting
+    raw = tr.Protocol(client=bytes, server=bytes, codec=tr.Raw())
+    stages = {
+        _Stages.TEXT: tr.Stage(protocol(), PROCESSORS["handler"]),
+        _Stages.BODY: tr.Stage(raw, _echo),
+    }
+    service = tr.Service(stages, _Stages.TEXT)
+    with pytest.raises(tr.ConfigError, match=r"stage <_Stages\.BODY: 2> uses the raw codec"):
+        await tr.serve_tcp(service, None, 0, "127.0.0.1", config=HEARTBEAT)
+    # A heartbeat timeout alone needs no frame: it only listens.
+    tr.Config(heartbeat_timeout=5)
+
+
+class _Stages(enum.Enum):
+    TEXT = 1
+    BODY = 2
+
+
+def _echo(peer: tr.Peer, chunk: bytes) -> bytes:
+    return chunk

@@ -180,6 +180,12 @@ class Config:
     long (off by default: silent long-lived connections are normal for messaging; a vanished
     peer is the heartbeat's job).  ``write_timeout`` aborts a connection whose peer takes none
     of what is queued for it for that long (what is queued counts as unsent).
+    ``heartbeat_interval``: an end that has sent nothing for that long sends a heartbeat, a
+    frame its codec reserves and every receiver drops before the processor (an empty line, a
+    zero-length frame; codecs without one, fixed and raw, refuse it with a ``ConfigError``).
+    ``heartbeat_timeout``: an end that has received nothing at all for that long (messages or
+    heartbeats) aborts the connection: the peer has vanished.  Both off by default; set them
+    on both ends (python-websockets uses 20 s and 20 s).
     ``max_connections`` caps the connections a server holds at once (``None``: only the
     file-descriptor limit); a connection beyond it is closed at once and reported as
     :class:`~trio_reactive.events.Rejected`.  ``keepalive_idle``,
@@ -211,6 +217,8 @@ class Config:
     max_connections: int | None = attrs.field(default=None, validator=_optional_at_least(1))
     idle_timeout: float | None = attrs.field(default=None, validator=_timeout)
     write_timeout: float | None = attrs.field(default=60.0, validator=_timeout)
+    heartbeat_interval: float | None = attrs.field(default=None, validator=_timeout)
+    heartbeat_timeout: float | None = attrs.field(default=None, validator=_timeout)
 
     shared_poller: bool | None = None
 

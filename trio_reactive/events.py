@@ -55,6 +55,7 @@ class DisconnectReason(enum.Enum):
     TOO_MANY_CONNECTIONS = "the server held max_connections connections, or ran out of descriptors"
     IDLE_TIMEOUT = "no traffic either way for idle_timeout"
     WRITE_TIMEOUT = "the peer took nothing of what was queued for it for write_timeout"
+    HEARTBEAT_TIMEOUT = "nothing at all was received for heartbeat_timeout"
 
 
 @attrs.frozen

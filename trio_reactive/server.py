@@ -32,6 +32,7 @@ from .composite import Service, single_stage
 from .config import Config
 from .engine import Connection, Peer, make_event_sink
 from .engine.poller import Poller, poller_available
+from .engine.watchdog import check_heartbeat
 from .events import DisconnectReason, Event, Rejected, ServiceTerminating
 from .processor import Processor
 from .protocol import Protocol
@@ -94,6 +95,7 @@ class Server(Generic[ServerMsg]):
         self.service = service
         self.config = config
         self._plan = service.compile("server", config.max_message_size)
+        check_heartbeat(self._plan, config)
         self._recorder = StatsRecorder()
         self._user_sink = make_event_sink(on_event)
         self._connections: set[Connection] = set()
@@ -351,7 +353,8 @@ async def serve_tcp(
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
-    service.compile("server", config.max_message_size)  # refuse a broken service before listening
+    # Refuse a broken service before listening.
+    check_heartbeat(service.compile("server", config.max_message_size), config)
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
         listeners = [

@@ -53,7 +53,7 @@ from .policies import Policies
 from .poller import Poller
 from .sources import PolledSource, StreamSource
 from .streamed import run_streamed_stage
-from .watchdog import Watchdog
+from .watchdog import Watchdog, check_heartbeat
 
 __all__ = ["Connection"]
 
@@ -89,6 +89,7 @@ class Connection:
         poller: Poller | None = None,
         opened_by: float | None = None,
     ) -> None:
+        check_heartbeat(plan, config)  # a client's or a harness's plan: refused before any I/O
         self.stream = stream
         self.plan = plan
         self.config = config

@@ -168,7 +168,9 @@ class Outbox:
 
     @property
     def idle(self) -> bool:
-        return not (self._queue.weight or self._in_flight)
+        """Nothing is queued or being written (a heartbeat, which weighs nothing, included)."""
+        queue = self._queue
+        return not (queue.weight or queue.size or self._in_flight)
 
     # ------------------------------------------------------------------ putting
 
@@ -196,7 +198,7 @@ class Outbox:
         if queue.closed:
             return False
         written = 0
-        if not queue.weight and not self._in_flight:
+        if not (queue.weight or queue.size or self._in_flight):
             self.progress_at = trio.current_time()  # idle until now: no write is late yet
             if self._raw is not None:
                 try:
@@ -217,6 +219,13 @@ class Outbox:
         if not self._writer_running:
             self._start_writer()
         return True
+
+    def heartbeat(self, data: bytes) -> None:
+        """Write ``data``, a heartbeat frame, if nothing else is queued (when something is,
+        the peer has bytes coming anyway).  It is no message: it counts in ``bytes_out`` only,
+        and weighs nothing against the capacity."""
+        if not self._queue.closed and self.idle:
+            self.offer(data, 0, force=True)
 
     def send_nowait(self, message: Any) -> None:
         """Queue one message or raise :class:`QueueFull` / :class:`ConnectionClosed` at once."""

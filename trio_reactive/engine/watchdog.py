@@ -13,6 +13,9 @@ either sleeps on (something happened meanwhile) or ends the connection.
   gracefully (the peer is alive, merely silent: what is queued is still flushed).
 * write: data is queued and the peer has taken none of it for ``write_timeout`` ->
   ``WRITE_TIMEOUT``, aborted (what is queued counts as unsent; a flush would only wait again).
+* heartbeat: nothing written for ``heartbeat_interval`` -> the stage's heartbeat frame is
+  written (the peer's decoder drops it); nothing read for ``heartbeat_timeout`` ->
+  ``HEARTBEAT_TIMEOUT``, aborted (the peer is gone: there is nobody to flush to).
 
 Input the processor has not handled yet counts as activity: while the engine itself is behind
 (a full incoming queue stops reading), the peer is not the silent one.
@@ -25,12 +28,15 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ..errors import ConfigError
 from ..events import DisconnectReason
 
 if TYPE_CHECKING:
+    from ..config import Config
+    from ..stage import Plan
     from .connection import Connection
 
-__all__ = ["Watchdog"]
+__all__ = ["Watchdog", "check_heartbeat"]
 
 _Deadline = tuple[float, DisconnectReason | None]
 
@@ -38,7 +44,7 @@ _Deadline = tuple[float, DisconnectReason | None]
 class Watchdog:
     """See the module docstring; :meth:`run` is the task, started by the connection."""
 
-    __slots__ = ("_conn", "_idle", "_opened_by", "_write")
+    __slots__ = ("_beat", "_conn", "_idle", "_opened_by", "_silence", "_write")
 
     def __init__(self, connection: Connection, opened_by: float | None) -> None:
         config = connection.config
@@ -46,18 +52,27 @@ class Watchdog:
         self._opened_by = opened_by
         self._idle = config.idle_timeout
         self._write = config.write_timeout
+        self._beat = config.heartbeat_interval
+        self._silence = config.heartbeat_timeout
 
     @staticmethod
     def wanted(connection: Connection, opened_by: float | None) -> bool:
         """Whether any deadline applies (otherwise no task is started)."""
         config = connection.config
-        timeouts = (opened_by, config.idle_timeout, config.write_timeout)
+        timeouts = (
+            opened_by,
+            config.idle_timeout,
+            config.write_timeout,
+            config.heartbeat_interval,
+            config.heartbeat_timeout,
+        )
         return any(timeout is not None for timeout in timeouts)
 
     async def run(self) -> None:
         conn = self._conn
         while not conn.closing:
             now = trio.current_time()
+            self._heartbeat(now)
             deadline, reason = self._earliest(now)
             if reason is not None and deadline <= now:
                 self._expire(reason)
@@ -86,7 +101,20 @@ class Watchdog:
             else:
                 late = outbox.progress_at + self._write
                 candidates.append((late, DisconnectReason.WRITE_TIMEOUT))
+        if self._beat is not None:
+            due = outbox.progress_at + self._beat if outbox.idle else now + self._beat
+            candidates.append((due, None))
+        if self._silence is not None:
+            candidates.append((conn.read_at + self._silence, DisconnectReason.HEARTBEAT_TIMEOUT))
         return min(candidates, key=lambda candidate: candidate[0])
+
+    def _heartbeat(self, now: float) -> None:
+        """Send the stage's heartbeat frame if nothing was written for the interval."""
+        outbox = self._conn.outbox
+        if self._beat is not None and outbox.idle and now >= outbox.progress_at + self._beat:
+            frame = self._conn.stage.mirror.heartbeat
+            assert frame is not None  # checked when the service was set up
+            outbox.heartbeat(frame)
 
     def _expire(self, reason: DisconnectReason) -> None:
         conn = self._conn
@@ -94,3 +122,18 @@ class Watchdog:
             conn.request_close(reason, now=True)
         else:
             conn.abort(reason)
+
+
+def check_heartbeat(plan: Plan, config: Config) -> None:
+    """Refuse a heartbeat on a stage whose codec reserves no frame for it, naming the stage."""
+    if config.heartbeat_interval is None:
+        return
+    for stage in plan.stages.values():
+        codec = stage.side.codec
+        if codec.heartbeat is None or stage.mirror.heartbeat is None:
+            name = "the service's stage" if stage.name is None else f"stage {stage.name!r}"
+            raise ConfigError(
+                f"heartbeat_interval: {name} uses the {codec.name} codec, which has no frame "
+                "to spare for a heartbeat (fixed-size records and raw streams have none): use "
+                "TCP keepalive (keepalive=True, keepalive_idle=...) or idle_timeout instead"
+            )
