@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import trio
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import trio_reactive as tr
 from tests.engine_support import (
@@ -344,6 +346,35 @@ async def test_heartbeats_keep_a_silent_connection_alive_unseen(
         assert left.stats.messages_in == 2  # heartbeats never reach the processor
         assert not events.of(tr.InputError) and not client_events.of(tr.InputError)
         await server.shutdown()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    codec=st.sampled_from(["textual", "variable"]),
+    items=st.lists(st.one_of(st.none(), st.integers(0, 2**32 - 1)), max_size=30),
+    cuts=st.lists(st.integers(0, 2000), max_size=8),
+)
+def test_heartbeats_anywhere_in_any_reads_change_nothing(
+    codec: str, items: list[int | None], cuts: list[int]
+) -> None:
+    """Heartbeats between messages, the stream cut into reads anywhere: the same messages,
+    no error, and every byte accounted for at a hand-over."""
+    side = protocol(codec).side("server").codec
+    encode = protocol(codec).side("client").codec.encoder().encode
+    assert side.heartbeat is not None
+    stream = b"".join(side.heartbeat if n is None else encode(Ping(n)) for n in items)
+    decoder = side.decoder()
+    messages: list[Any] = []
+    start = 0
+    for cut in [*sorted(cut for cut in cuts if cut < len(stream)), len(stream)]:
+        messages += decoder.decode(stream[start:cut]).messages
+        start = max(start, cut)
+    assert messages == [Ping(n) for n in items if n is not None]
+    decoder = side.decoder()
+    whole = decoder.decode(stream)
+    handled = len(whole.messages) // 2
+    rest = decoder.unconsumed([whole], handled)
+    assert side.decoder().decode(rest).messages == whole.messages[handled:]
 
 
 @pytest.mark.parametrize(("codec", "frame"), [("textual", b"\n"), ("variable", b"\0\0\0\0")])
