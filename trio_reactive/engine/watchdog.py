@@ -102,8 +102,9 @@ class Watchdog:
                 late = outbox.progress_at + self._write
                 candidates.append((late, DisconnectReason.WRITE_TIMEOUT))
         if self._beat is not None:
-            due = outbox.progress_at + self._beat if outbox.idle else now + self._beat
-            candidates.append((due, None))
+            due = outbox.progress_at + self._beat if outbox.idle else now
+            # Not sent (something is queued, or the outbox is closing): look again later.
+            candidates.append((due if due > now else now + self._beat, None))
         if self._silence is not None:
             candidates.append((conn.read_at + self._silence, DisconnectReason.HEARTBEAT_TIMEOUT))
         return min(candidates, key=lambda candidate: candidate[0])
