@@ -5,7 +5,8 @@
 SIGINT or SIGTERM; all of them build the same :class:`Server`.
 
 Before the engine starts on a connection, the server admits it: beyond ``max_connections`` it
-is closed at once, and a TLS connection must finish its handshake within ``handshake_timeout``.
+is closed at once, and a TLS connection must finish its handshake within ``handshake_timeout``
+(the engine then expects its first whole message by the same deadline).
 A connection turned away is reported as :class:`~trio_reactive.events.Rejected`.
 """
 

@@ -113,8 +113,10 @@ class Connection:
         #: The processor of the current stage met the end of input.
         self.saw_end_of_input = False
         self.messages_in = self.bytes_in = self.dropped_in = 0
-        #: When input was last read (stamped per read, for the watchdog).
-        self.read_at = trio.current_time()
+        #: Trio's clock (``trio.current_time`` without its lookups), and when input was last
+        #: read: stamped per read, for the watchdog.
+        self.now = trio.lowlevel.current_clock().current_time
+        self.read_at = self.now()
         self._opened_by = opened_by
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
