@@ -281,8 +281,8 @@ def garbage_frame(codec: str, side: str, garbage: bytes) -> bytes:
     """``garbage`` framed so that the framer accepts it and only the serde can object."""
     if codec == "textual":
         return b"!" + garbage.replace(b"\n", b"") + b"\n"  # never empty: that is skipped
-    if codec == "variable":
-        return LengthPrefixedFramer(2**16).frame(garbage)
+    if codec == "variable":  # never empty: a zero-length frame is a heartbeat, dropped
+        return LengthPrefixedFramer(2**16).frame(garbage or b"\xff")
     record = compiled(codec, side).serde.decode_size  # type: ignore[attr-defined]
     return (garbage + bytes(record))[:record]
 
@@ -305,7 +305,7 @@ def test_valid_frames_after_garbage_still_decode(
 
 BAD_PAYLOADS = {
     "textual": [b"garbage", b'{"Ping":{"n":-1.5}}', b'{"Nope":{}}'],
-    "variable": [b"\xff", b"", b"\x00\x01", b"\x03junk"],
+    "variable": [b"\xff", b"\x00\x01", b"\x03junk"],
     "fixed": [
         b"\xff",
         b"\x04",

@@ -27,6 +27,7 @@ from .composite import Service
 from .config import Config, RetryPolicy
 from .engine import Connection, EventSink, Peer, make_event_sink
 from .engine.poller import client_poller, poller_available
+from .engine.watchdog import check_heartbeat
 from .errors import ConnectFailed
 from .events import DisconnectReason, Event
 from .processor import Processor
@@ -98,6 +99,7 @@ async def open_connection(
     closes_on_end_of_input: bool = False,
 ) -> Connection:
     """Connect (see :func:`open_stream`) and make the engine's connection for ``plan``."""
+    check_heartbeat(plan, config)  # refused before connecting
     stream = await open_stream(host, port, config, ssl_context, retry)
     shared = config.uses_shared_poller and poller_available()
     return Connection(

@@ -173,10 +173,21 @@ class Config:
 
     Timeouts are in seconds; ``None`` turns one off.  ``connect_timeout`` bounds each connect
     attempt of a client, TCP connect and TLS handshake together.  ``handshake_timeout`` bounds
-    how long a server waits for a new connection's opening handshake, the TLS one on a TLS
-    port; a connection that has not finished it in time is closed.  ``max_connections`` caps
-    the connections a server holds at once (``None``: only the file-descriptor limit); a
-    connection beyond it is closed at once and reported as
+    how long a server waits for a new connection's opening: its TLS handshake on a TLS port and
+    then its first whole message, together (a peer that trickles bytes and never completes a
+    message is closed; a protocol whose clients may stay silent, such as a push-only feed,
+    turns it off).  ``idle_timeout`` closes a connection with no traffic either way for that
+    long (off by default: silent long-lived connections are normal for messaging; a vanished
+    peer is the heartbeat's job).  ``write_timeout`` aborts a connection whose peer takes none
+    of what is queued for it for that long (what is queued counts as unsent).
+    ``heartbeat_interval``: an end that has sent nothing for that long sends a heartbeat, a
+    frame its codec reserves and every receiver drops before the processor (an empty line, a
+    zero-length frame; codecs without one, fixed and raw, refuse it with a ``ConfigError``).
+    ``heartbeat_timeout``: an end that has received nothing at all for that long (messages or
+    heartbeats) aborts the connection: the peer has vanished.  Both off by default; set them
+    on both ends (python-websockets uses 20 s and 20 s).
+    ``max_connections`` caps the connections a server holds at once (``None``: only the
+    file-descriptor limit); a connection beyond it is closed at once and reported as
     :class:`~trio_reactive.events.Rejected`.  ``keepalive_idle``,
     ``keepalive_interval`` (seconds) and ``keepalive_count`` tune TCP keepalive where the OS
     has the options, and need ``keepalive=True``.
@@ -204,6 +215,10 @@ class Config:
     connect_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
     handshake_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
     max_connections: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    idle_timeout: float | None = attrs.field(default=None, validator=_timeout)
+    write_timeout: float | None = attrs.field(default=60.0, validator=_timeout)
+    heartbeat_interval: float | None = attrs.field(default=None, validator=_timeout)
+    heartbeat_timeout: float | None = attrs.field(default=None, validator=_timeout)
 
     shared_poller: bool | None = None
 

@@ -47,9 +47,15 @@ class DisconnectReason(enum.Enum):
     FRAME_TOO_LARGE = "a frame exceeded max_message_size"
     SLOW_PEER = "a queue stayed full past the retry policy"
     STAGE_ERROR = "a transition to an unknown stage"
-    HANDSHAKE_TIMEOUT = "the connection did not complete its handshake within handshake_timeout"
+    HANDSHAKE_TIMEOUT = (
+        "the connection did not complete its handshake (TLS, then a first whole message) "
+        "within handshake_timeout"
+    )
     HANDSHAKE_FAILED = "the TLS handshake failed"
     TOO_MANY_CONNECTIONS = "the server held max_connections connections, or ran out of descriptors"
+    IDLE_TIMEOUT = "no traffic either way for idle_timeout"
+    WRITE_TIMEOUT = "the peer took nothing of what was queued for it for write_timeout"
+    HEARTBEAT_TIMEOUT = "nothing at all was received for heartbeat_timeout"
 
 
 @attrs.frozen

@@ -5,7 +5,8 @@
 SIGINT or SIGTERM; all of them build the same :class:`Server`.
 
 Before the engine starts on a connection, the server admits it: beyond ``max_connections`` it
-is closed at once, and a TLS connection must finish its handshake within ``handshake_timeout``.
+is closed at once, and a TLS connection must finish its handshake within ``handshake_timeout``
+(the engine then expects its first whole message by the same deadline).
 A connection turned away is reported as :class:`~trio_reactive.events.Rejected`.
 """
 
@@ -32,6 +33,7 @@ from .composite import Service, single_stage
 from .config import Config
 from .engine import Connection, Peer, make_event_sink
 from .engine.poller import Poller, poller_available
+from .engine.watchdog import check_heartbeat
 from .events import DisconnectReason, Event, Rejected, ServiceTerminating
 from .processor import Processor
 from .protocol import Protocol
@@ -94,6 +96,7 @@ class Server(Generic[ServerMsg]):
         self.service = service
         self.config = config
         self._plan = service.compile("server", config.max_message_size)
+        check_heartbeat(self._plan, config)
         self._recorder = StatsRecorder()
         self._user_sink = make_event_sink(on_event)
         self._connections: set[Connection] = set()
@@ -246,11 +249,10 @@ class Server(Generic[ServerMsg]):
         await trio.aclose_forcefully(stream)
         await self._emit(Rejected(address, reason, error))
 
-    async def _handshake(self, stream: trio.SSLStream[Any]) -> bool:
-        """Complete the TLS handshake within ``handshake_timeout``, or reject the connection."""
-        timeout = self.config.handshake_timeout
+    async def _handshake(self, stream: trio.SSLStream[Any], opened_by: float) -> bool:
+        """Complete the TLS handshake by ``opened_by``, or reject the connection."""
         error: BaseException | None = None
-        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+        with trio.move_on_at(opened_by) as deadline:
             self._handshakes.add(deadline)
             try:
                 await stream.do_handshake()
@@ -280,7 +282,10 @@ class Server(Generic[ServerMsg]):
             apply_socket_options(stream, self.config)
         except OSError as exc:
             logger.warning("could not set socket options: %s", exc)
-        if isinstance(stream, trio.SSLStream) and not await self._handshake(stream):
+        # One handshake_timeout for the TLS handshake and the first whole message together.
+        timeout = self.config.handshake_timeout
+        opened_by = trio.current_time() + (math.inf if timeout is None else timeout)
+        if isinstance(stream, trio.SSLStream) and not await self._handshake(stream, opened_by):
             return
         if self._shutdown_started:  # accepted as shutdown began: too late to start serving it
             await self._reject(stream, DisconnectReason.SHUTDOWN)
@@ -292,6 +297,7 @@ class Server(Generic[ServerMsg]):
             self._emit,
             address=peer_address(stream),
             poller=self._poller,
+            opened_by=None if timeout is None else opened_by,
         )
         logger.info("server: accepted %s", address_text(connection.peer.address))
         self._connections.add(connection)
@@ -348,7 +354,8 @@ async def serve_tcp(
     """
     service = as_service(protocol, processor)
     config = config if config is not None else Config()
-    service.compile("server", config.max_message_size)  # refuse a broken service before listening
+    # Refuse a broken service before listening.
+    check_heartbeat(service.compile("server", config.max_message_size), config)
     listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
     if ssl_context is not None:
         listeners = [

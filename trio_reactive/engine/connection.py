@@ -53,6 +53,7 @@ from .policies import Policies
 from .poller import Poller
 from .sources import PolledSource, StreamSource
 from .streamed import run_streamed_stage
+from .watchdog import Watchdog, check_heartbeat
 
 __all__ = ["Connection"]
 
@@ -72,7 +73,8 @@ class Connection:
     ``closes_on_end_of_input``: when the peer's input ends, close at once and report it, even
     though the processor goes on (a caller-driven client, whose caller leaves in its own time).
     ``poller``: read by this shared poller when the stream is a plain socket, instead of by the
-    connection's own task.
+    connection's own task.  ``opened_by``: the time (``trio.current_time``) by which a first
+    whole message must have arrived (a server's handshake deadline; see :mod:`.watchdog`).
     """
 
     def __init__(
@@ -85,7 +87,9 @@ class Connection:
         address: Any = None,
         closes_on_end_of_input: bool = False,
         poller: Poller | None = None,
+        opened_by: float | None = None,
     ) -> None:
+        check_heartbeat(plan, config)  # a client's or a harness's plan: refused before any I/O
         self.stream = stream
         self.plan = plan
         self.config = config
@@ -109,6 +113,11 @@ class Connection:
         #: The processor of the current stage met the end of input.
         self.saw_end_of_input = False
         self.messages_in = self.bytes_in = self.dropped_in = 0
+        #: Trio's clock (``trio.current_time`` without its lookups), and when input was last
+        #: read: stamped per read, for the watchdog.
+        self.now = trio.lowlevel.current_clock().current_time
+        self.read_at = self.now()
+        self._opened_by = opened_by
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
         self._goto: Any = _NO_GOTO
@@ -153,6 +162,8 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
                 self.outbox.start(nursery.start_soon)
+                if Watchdog.wanted(self, self._opened_by):
+                    nursery.start_soon(Watchdog(self, self._opened_by).run)
                 try:
                     await self._run_stages()
                 except BROKEN as exc:

@@ -71,6 +71,7 @@ class Outbox:
         "_encode_batch",
         "_flight_written",
         "_in_flight",
+        "_now",
         "_on_broken",
         "_progress",
         "_queue",
@@ -86,6 +87,7 @@ class Outbox:
         "encode_errors",
         "last_words",
         "messages_out",
+        "progress_at",
         "replies",
         "unsent",
     )
@@ -123,6 +125,10 @@ class Outbox:
         #: While set, a full queue still takes what is sent (a goodbye while shutting down).
         self.last_words = False
         self.messages_out = self.bytes_out = self.dropped = self.unsent = 0
+        #: When bytes last reached the kernel, or the outbox last went from idle to busy: what
+        #: the idle and write timeouts measure from (stamped per write, never per message).
+        self._now = trio.lowlevel.current_clock().current_time  # trio's clock, minus a lookup
+        self.progress_at = self._now()
 
     # ------------------------------------------------------------------ set-up
 
@@ -164,7 +170,9 @@ class Outbox:
 
     @property
     def idle(self) -> bool:
-        return not (self._queue.weight or self._in_flight)
+        """Nothing is queued or being written (a heartbeat, which weighs nothing, included)."""
+        queue = self._queue
+        return not (queue.weight or queue.size or self._in_flight)
 
     # ------------------------------------------------------------------ putting
 
@@ -192,16 +200,18 @@ class Outbox:
         if queue.closed:
             return False
         written = 0
-        if self._raw is not None and not queue.weight and not self._in_flight:
-            try:
-                written = os.write(self._raw.fileno(), data)
-            except OSError:
-                pass  # would block, or broken: the writer meets the error and reports it
-            else:
-                self.bytes_out += written
-                if written == len(data):
-                    self.messages_out += count
-                    return True
+        if not (queue.weight or queue.size or self._in_flight):
+            self.progress_at = self._now()  # idle until now: no write is late yet
+            if self._raw is not None:
+                try:
+                    written = os.write(self._raw.fileno(), data)
+                except OSError:
+                    pass  # would block, or broken: the writer meets the error and reports it
+                else:
+                    self.bytes_out += written
+                    if written == len(data):
+                        self.messages_out += count
+                        return True
         item = (data, written, count, self._count_frames)
         if not queue.put_nowait(item, count, len(data) - written):
             # Taken in part, it must go on whatever the capacity, to keep the stream whole.
@@ -211,6 +221,13 @@ class Outbox:
         if not self._writer_running:
             self._start_writer()
         return True
+
+    def heartbeat(self, data: bytes) -> None:
+        """Write ``data``, a heartbeat frame, if nothing else is queued (when something is,
+        the peer has bytes coming anyway).  It is no message: it counts in ``bytes_out`` only,
+        and weighs nothing against the capacity."""
+        if not self._queue.closed and self.idle:
+            self.offer(data, 0, force=True)
 
     def send_nowait(self, message: Any) -> None:
         """Queue one message or raise :class:`QueueFull` / :class:`ConnectionClosed` at once."""
@@ -382,6 +399,7 @@ class Outbox:
     def _advance(self, written: int) -> None:
         """``written`` more bytes of the in-flight buffers reached the kernel."""
         self.bytes_out += written
+        self.progress_at = self._now()
         written += self._flight_written
         flight = self._in_flight
         while flight:
@@ -437,7 +455,6 @@ class Outbox:
         self.replies.clear()
         self.unsent += unsent
         return unsent
-
 
     def release(self) -> None:
         """Let go of the stream and the callbacks (the connection has ended)."""

@@ -60,6 +60,7 @@ class StreamSource:
                 conn.input_ended()
                 return None
             conn.bytes_in += len(data)
+            conn.read_at = conn.now()
             batch = decode(data)
             if conn.stage_over or not fast(batch, len(data)):
                 return batch, len(data)
@@ -126,6 +127,7 @@ class PolledSource:
             conn.input_ended()
             return
         conn.bytes_in += len(data)
+        conn.read_at = conn.now()
         batch = conn.inbound.decode(data)
         fast = self._fast
         try:

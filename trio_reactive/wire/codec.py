@@ -23,7 +23,7 @@ from .encoder import Encoder, FramingEncoder
 from .errors import ConfigError, ProtocolDefinitionError
 from .framing import FixedFramer, FramerBase, LengthPrefixedFramer, LineFramer
 from .json.serde import JsonSerde
-from .prefix import MAX_U32
+from .prefix import MAX_U32, PREFIX_SIZE
 from .raw import ChunkFramer, RawSerde
 from .serde import BatchSerde, Serde, as_batch_serde
 
@@ -64,13 +64,17 @@ class Codec(Protocol):
 class CompiledCodec:
     """A codec built for one protocol side: what makes each connection's decoder and encoder.
 
-    Both factories take the connection's ``max_message_size``.
+    Both factories take the connection's ``max_message_size``.  ``heartbeat`` is the frame
+    this wire form reserves for "still here": bytes every decoder of it drops before any
+    message is made (an empty line, a zero-length frame), or None where no bytes are free
+    for it (fixed-size records, a raw stream, a custom serde that may read anything).
     """
 
     name: str
     serde: BatchSerde
     make_decoder: Callable[[int], Decoder]
     make_encoder: Callable[[int], Encoder]
+    heartbeat: bytes | None = None
 
     def decoder(self, max_message_size: int = MAX_U32) -> Decoder:
         return self.make_decoder(max_message_size)
@@ -160,7 +164,10 @@ class Textual:
                 deliver_last_line=self.deliver_last_line,
             )
 
-        return framed(self.name, serde, lines, lines, trusted=self.serde is None)
+        codec = framed(self.name, serde, lines, lines, trusted=self.serde is None)
+        if self.skip_empty_lines and not self.keep_line_endings:
+            codec = attrs.evolve(codec, heartbeat=b"\n")
+        return codec
 
 
 @attrs.frozen
@@ -221,16 +228,18 @@ class VariableBinary:
         frames = length_prefixed_frames(built)
 
         def decoder(limit: int) -> Decoder:
+            # No message encodes to zero bytes: an empty frame is the heartbeat, dropped.
+            framer = LengthPrefixedFramer(limit, skip_empty=True)
             if smallest is None:
-                return Decoder(LengthPrefixedFramer(limit), built)
-            return VariableDecoder(LengthPrefixedFramer(limit), built, smallest)
+                return Decoder(framer, built)
+            return VariableDecoder(framer, built, smallest)
 
         def encoder(limit: int) -> Encoder:
             if frames is None:
                 return Encoder(LengthPrefixedFramer(), built, limit, trusted=True)
             return FramingEncoder(LengthPrefixedFramer(), built, limit, frames)
 
-        return CompiledCodec(self.name, built, decoder, encoder)
+        return CompiledCodec(self.name, built, decoder, encoder, heartbeat=bytes(PREFIX_SIZE))
 
 
 @attrs.frozen

@@ -69,14 +69,21 @@ class FixedFramer(FramerBase):
 
 
 class LengthPrefixedFramer(FramerBase):
-    """A u32 little-endian length (excluding itself), then that many payload bytes."""
+    """A u32 little-endian length (excluding itself), then that many payload bytes.
 
-    __slots__ = ("_need",)
+    ``skip_empty`` drops zero-length frames instead of delivering empty payloads: for a serde
+    no message of which encodes to zero bytes, where an empty frame is free to mean "still
+    here" (a heartbeat).  A skipped frame goes with the frame before it, as a skipped empty
+    line does (see :meth:`offset_after`).
+    """
 
-    def __init__(self, max_message_size: int = MAX_U32) -> None:
+    __slots__ = ("_need", "skip_empty")
+
+    def __init__(self, max_message_size: int = MAX_U32, *, skip_empty: bool = False) -> None:
         super().__init__(max_message_size)
         #: The bytes the partial frame needs in all, once its prefix is in (else 0).
         self._need = 0
+        self.skip_empty = skip_empty
 
     def feed(self, data: bytes | bytearray) -> list[bytes]:
         if self._kept and self._kept_size + len(data) < (self._need or PREFIX_SIZE):
@@ -91,6 +98,7 @@ class LengthPrefixedFramer(FramerBase):
         append = frames.append
         available = len(joined)
         need = 0
+        skip_empty = self.skip_empty
         while available - position >= PREFIX_SIZE:
             (size,) = unpack_from(joined, position)
             if size > limit:
@@ -100,7 +108,8 @@ class LengthPrefixedFramer(FramerBase):
             if end > available:
                 need = end - position
                 break
-            append(joined[position + PREFIX_SIZE : end])
+            if size or not skip_empty:
+                append(joined[position + PREFIX_SIZE : end])
             position = end
         self._need = need
         self._rest(joined, position)
@@ -130,7 +139,7 @@ class LengthPrefixedFramer(FramerBase):
             (size,) = LENGTH.unpack_from(joined, 0)
             stride = size + PREFIX_SIZE
             whole = len(joined) // stride
-            if whole >= RUN_MINIMUM and size <= self.max_message_size:
+            if whole >= RUN_MINIMUM and size <= self.max_message_size and size:
                 end = whole * stride
                 count = whole
                 for byte in range(PREFIX_SIZE):
@@ -170,9 +179,16 @@ class LengthPrefixedFramer(FramerBase):
         return b"".join(parts)
 
     def offset_after(self, data: bytes, count: int) -> int:
-        offset = 0
+        offset = self._past_empty(data, 0)
         for _ in range(count):
             (size,) = LENGTH.unpack_from(data, offset)
-            offset += PREFIX_SIZE + size
+            offset = self._past_empty(data, offset + PREFIX_SIZE + size)
+        return offset
+
+    def _past_empty(self, data: bytes, offset: int) -> int:
+        """``offset`` moved past the skipped zero-length frames that start there."""
+        if self.skip_empty:
+            while len(data) - offset >= PREFIX_SIZE and not LENGTH.unpack_from(data, offset)[0]:
+                offset += PREFIX_SIZE
         return offset
 
