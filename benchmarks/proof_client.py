@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -53,9 +54,8 @@ class TlsFiles:
         self.server_pem = str(Path(self._directory.name) / "server.pem")
         certificate.private_key_and_cert_chain_pem.write_to_path(self.server_pem)
 
-    def client_context(self) -> Any:
-        import ssl
-
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts only this authority."""
         context = ssl.create_default_context()
         self.authority.configure_trust(context)
         return context
