@@ -208,8 +208,24 @@ class Server(Generic[ServerMsg]):
 
         Only for socket listeners, whose accept needs a descriptor; False if none was turned
         away (no spare, or accept failed again), and the loop waits before it tries again.
+        It first waits for a newcomer to be pending and tries an ordinary accept: Linux fails
+        ``accept`` with EMFILE before it looks at the queue, so the failure may be stale by
+        the time someone arrives, and a newcomer who finds descriptors free again is served.
         """
-        if _socket_listener(listener) is None or not self._spare.release():
+        inner = _socket_listener(listener)
+        if inner is None:
+            return False
+        await trio.lowlevel.wait_readable(inner.socket)
+        try:
+            stream = await listener.accept()
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_DESCRIPTORS:
+                return False
+        else:
+            self.connections_accepted += 1
+            self._admit(stream)
+            return True
+        if not self._spare.release():
             return False
         try:
             stream = await listener.accept()
