@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import errno
 import json
 import os
 import resource
@@ -136,8 +137,16 @@ def count_tasks() -> int:
     return total
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+async def open_fds() -> int:
+    """How many descriptors this process holds.  Listing them takes one: while the server is
+    out of descriptors (the EMFILE case) it waits for one to be free, as a newcomer would."""
+    while True:
+        try:
+            return len(os.listdir("/proc/self/fd")) - 1  # less the one the listing used
+        except OSError as exc:
+            if exc.errno != errno.EMFILE:
+                raise
+            await trio.sleep(0.01)
 
 
 async def _answer_stats(servers: list[tr.Server[Any]]) -> None:
@@ -155,7 +164,7 @@ async def _answer_stats(servers: list[tr.Server[Any]]) -> None:
                 if line.strip() == b"stats":
                     peers = sum(len(server.peers) for server in servers)
                     stats = {
-                        "fds": open_fds(),
+                        "fds": await open_fds(),
                         "peers": peers,
                         "tasks": count_tasks(),
                         "input_errors": counted["input_errors"],
