@@ -196,7 +196,9 @@ async def test_a_peer_that_reads_nothing_is_aborted_after_write_timeout(
         await stream.send_all(PING)
         reason, elapsed = await _disconnect_reason(events)
         assert reason is REASON.WRITE_TIMEOUT
-        assert elapsed == pytest.approx(20, abs=0.01)
+        # 20 s after the last byte the kernel took: never sooner.  The kernel may still take
+        # some after the clock has jumped ahead (a busy machine), and each moves the deadline.
+        assert 20 <= elapsed < 60
         (left,) = events.of(tr.PeerLeft)
         # What the kernel took reaches the peer, whole; the rest was counted unsent.
         with trio.fail_after(10):
