@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -50,7 +51,7 @@ def _check_limit(max_message_size: int) -> None:
         raise ConfigError(f"max_message_size must be in 1..{MAX_U32}, got {max_message_size}")
 
 
-class FramerBase:
+class FramerBase(ABC):
     """What the built-in framers share: the partial frame as unjoined pieces, and the hand-over
     bookkeeping of the last feed that decoders use (see the module docstring)."""
 
@@ -143,11 +144,13 @@ class FramerBase:
     def _flush(self, rest: bytes) -> tuple[list[bytes], DecodeError | None]:
         return [], DecodeError(f"the input ended inside a frame ({len(rest)} bytes)", rest)
 
+    @abstractmethod
     def feed(self, data: bytes | bytearray) -> list[bytes]:
-        raise NotImplementedError
+        """The frames ``data`` completes; the partial one is kept."""
 
+    @abstractmethod
     def frame(self, payload: bytes) -> bytes:
-        raise NotImplementedError
+        """One payload, delimited for the wire."""
 
     def frame_all(self, payloads: Iterable[bytes]) -> bytes:
         frame = self.frame
@@ -156,7 +159,8 @@ class FramerBase:
     def join(self, payloads: list[bytes]) -> bytes:
         return self.frame_all(payloads)
 
+    @abstractmethod
     def offset_after(self, data: bytes, count: int) -> int:
-        raise NotImplementedError
+        """Where the first ``count`` frames of ``data`` end."""
 
 
