@@ -37,6 +37,7 @@ class InlineStage:
         "_capacity",
         "_conn",
         "_declared",
+        "_frames",
         "_handled",
         "_handler",
         "_held",
@@ -50,6 +51,7 @@ class InlineStage:
         self._handler = stage.processor.function
         self._declared = stage.side.outbound
         self._outbound = frozenset(stage.side.outbound)
+        self._frames = connection.outbox.frames
         self._capacity = connection.config.outgoing_capacity_bytes
         #: Reply bytes per handled message, from the last slice with replies (None: unknown).
         self._per_message: float | None = None
@@ -86,17 +88,41 @@ class InlineStage:
         length, is not needed here).
         """
         conn = self._conn
-        conn.inbound.make_current(batch)
-        count = len(batch.messages)
-        if batch.overflow is not None or count > self._slice():
-            return False
-        trouble = self._run_slice(count)
-        if trouble is not None:
-            self._trouble = trouble
-            return False
+        inbound = conn.inbound
+        inbound.batch = batch
+        inbound.consumed = 0
+        messages = batch.messages
+        count = len(messages)
+        outbox = conn.outbox
+        if count == 1 and batch.overflow is None:
+            reply = self._handle_lone(messages[0])
+            if reply is not None:
+                # A lone reply (ping-pong's every one) is framed in one step where it can be.
+                frame = self._frames.get(type(reply))
+                if frame is None or outbox.replies:
+                    outbox.replies.append(reply)
+                else:
+                    try:
+                        data = frame(reply)
+                    except Exception:
+                        outbox.replies.append(reply)  # the batch way reports what is wrong
+                    else:
+                        self._per_message = len(data)
+                        if outbox.offer(data, 1):
+                            return not outbox.encode_errors
+                        self._held = (data, 1)
+                        return False
+            elif self._trouble is not None:
+                return False
+        else:
+            if batch.overflow is not None or count > self._slice():
+                return False
+            trouble = self._run_slice(count)
+            if trouble is not None:
+                self._trouble = trouble
+                return False
         if conn.stage_over:
             return False
-        outbox = conn.outbox
         encoded = outbox.take_replies()
         if encoded is None:
             return not outbox.encode_errors
@@ -105,6 +131,34 @@ class InlineStage:
             self._held = encoded
             return False
         return True
+
+    def _handle_lone(self, message: Any) -> Any:
+        """:meth:`_run_slice` for a read of one message, minus the slicing: it always fits.
+
+        Returns the handler's reply when it is one message this side sends, for the caller to
+        frame, and nothing is left to report; else None, with anything else it returned
+        collected, and what needs reporting (a bad frame, a raise) in ``_trouble``.
+        """
+        if type(message) is DecodeError:
+            self._trouble = message
+            reply = None
+        else:
+            conn = self._conn
+            try:
+                reply = self._handler(conn.peer, message)
+                if reply is not None and type(reply) not in self._outbound:
+                    collect(reply, conn.outbox.replies, self._outbound, self._declared)
+                    reply = None
+            except Exception as exc:
+                self._trouble = exc
+                reply = None
+            if conn.stage_over and reply is not None:
+                conn.outbox.replies.append(reply)
+                reply = None
+        self._handled = 1
+        self._conn.messages_in += 1
+        self._conn.inbound.consumed = 1
+        return reply
 
     async def handle(self, batch: Decoded, *, started: bool = False) -> None:
         """Handle ``batch`` from the cursor on, with every await the slow cases need."""

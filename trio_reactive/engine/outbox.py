@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import trio
@@ -69,6 +69,7 @@ class Outbox:
         "_count_frames",
         "_encode",
         "_encode_batch",
+        "_fd",
         "_flight_written",
         "_in_flight",
         "_now",
@@ -85,6 +86,7 @@ class Outbox:
         "bytes_out",
         "dropped",
         "encode_errors",
+        "frames",
         "last_words",
         "messages_out",
         "progress_at",
@@ -105,6 +107,10 @@ class Outbox:
         self._raw = (
             stream.socket if isinstance(stream, trio.SocketStream) and os.name == "posix" else None
         )
+        #: The socket's descriptor for the direct write (-1: none).  Safe to keep as a number:
+        #: the connection closes the outbox before it closes the stream, and a closed outbox
+        #: writes nothing.
+        self._fd = self._raw.fileno() if self._raw is not None else -1
         self._on_broken = on_broken
         self._in_flight: deque[_Item] = deque()
         self._flight_written = 0
@@ -118,6 +124,8 @@ class Outbox:
         self._encode: Callable[[Any], bytes] = _no_stage
         self._encode_batch: Callable[[Sequence[Any]], bytes] = _no_stage
         self._count_frames: Callable[[bytes], int] = len
+        #: The stage encoder's one-step frames (``Encoder.frames``), for a lone reply.
+        self.frames: Mapping[type, Callable[[Any], bytes]] = {}
         #: A sync handler's replies, collected while it runs (see the module docstring).
         self.replies: list[Any] = []
         #: Replies that could not be encoded, for the connection to report.
@@ -142,6 +150,7 @@ class Outbox:
         """Encode with ``encoder`` from now on (a stage was entered)."""
         self._encode = encoder.encode
         self._encode_batch = encoder.encode_batch
+        self.frames = encoder.frames
         self._count_frames = count_frames
 
     # ------------------------------------------------------------------ state
@@ -202,9 +211,9 @@ class Outbox:
         written = 0
         if not (queue.weight or queue.size or self._in_flight):
             self.progress_at = self._now()  # idle until now: no write is late yet
-            if self._raw is not None:
+            if self._fd >= 0:
                 try:
-                    written = os.write(self._raw.fileno(), data)
+                    written = os.write(self._fd, data)
                 except OSError:
                     pass  # would block, or broken: the writer meets the error and reports it
                 else:
@@ -462,6 +471,7 @@ class Outbox:
         self._on_broken = _ignore
         self._spawn = None
         self._encode = self._encode_batch = _no_stage
+        self.frames = {}
         self._count_frames = len
 
 

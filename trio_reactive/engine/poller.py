@@ -127,12 +127,14 @@ class Poller:
         fileno = backend.fileno()
         watched = self._watched
         limit = self._max_events
+        ready = backend.ready
+        wait_readable = trio.lowlevel.wait_readable
         self.running = True
         task_status.started(self)
         try:
             while True:
-                await trio.lowlevel.wait_readable(fileno)
-                for fd in backend.ready(limit):
+                await wait_readable(fileno)
+                for fd in ready(limit):
                     reader = watched.get(fd)
                     if reader is None:
                         continue

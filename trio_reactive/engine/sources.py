@@ -69,13 +69,28 @@ class StreamSource:
 class PolledSource:
     """Read by the shared poller; the connection's task waits for what needs it."""
 
-    __slots__ = ("_conn", "_failure", "_fast", "_fd", "_handoff", "_poller", "_waiting")
+    __slots__ = (
+        "_conn",
+        "_decode",
+        "_failure",
+        "_fast",
+        "_fd",
+        "_handoff",
+        "_now",
+        "_poller",
+        "_size",
+        "_waiting",
+    )
 
     def __init__(self, connection: Connection, poller: Poller, fd: int) -> None:
         self._conn = connection
         self._poller = poller
         self._fd = fd
+        self._size = connection.config.receive_size
+        self._now = trio.lowlevel.current_clock().current_time
         self._fast: Fast | None = None
+        #: The current stage's decoder (read once per stage, not per read).
+        self._decode: Callable[[bytes | bytearray], Decoded] = _no_decoder
         self._handoff: _Handoff = _NOTHING
         #: What the fast path raised that is not an ``Exception`` (a ``KeyboardInterrupt``, a
         #: processor's own ``BaseException``): it belongs to the connection's task, not the poller.
@@ -84,6 +99,9 @@ class PolledSource:
 
     async def next(self, fast: Fast) -> tuple[Decoded, int] | None:
         self._fast = fast
+        decoder = self._conn.inbound.decoder
+        assert decoder is not None  # a stage is running
+        self._decode = decoder.decode
         self._handoff = _NOTHING
         self._poller.watch(self._fd, self)
         try:
@@ -102,6 +120,7 @@ class PolledSource:
         finally:
             self._poller.unwatch(self._fd, self)
             self._fast = None
+            self._decode = _no_decoder
             handoff, self._handoff = self._handoff, _NOTHING
         return handoff
 
@@ -113,9 +132,8 @@ class PolledSource:
     def on_readable(self) -> None:
         """One non-blocking read, decoded and offered to the fast path, in the poller's task."""
         conn = self._conn
-        size = conn.config.receive_size
         try:
-            data = os.read(self._fd, size)
+            data = os.read(self._fd, self._size)
         except BlockingIOError:
             return
         except OSError as exc:
@@ -126,13 +144,14 @@ class PolledSource:
             self._give(None)
             conn.input_ended()
             return
-        conn.bytes_in += len(data)
-        conn.read_at = conn.now()
-        batch = conn.inbound.decode(data)
+        size = len(data)
+        conn.bytes_in += size
+        conn.read_at = self._now()
+        batch = self._decode(data)
         fast = self._fast
         try:
-            if conn.stage_over or fast is None or not fast(batch, len(data)):
-                self._give((batch, len(data)))
+            if conn.stage_over or fast is None or not fast(batch, size):
+                self._give((batch, size))
         except Exception:
             raise  # the poller aborts this connection alone
         except BaseException as failure:
@@ -143,3 +162,7 @@ class PolledSource:
     def on_failure(self, error: Exception) -> None:
         self._give(None)
         self._conn.abort(DisconnectReason.ABORTED, error)
+
+
+def _no_decoder(data: bytes | bytearray) -> Decoded:
+    raise AssertionError("read outside a stage")

@@ -10,17 +10,18 @@ a user serde goes with the codec's framer through the plain ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
 
 from .binary.fixed import FixedSerde
-from .binary.tagged import length_prefixed_frames
+from .binary.tagged import fixed_size_frames, length_prefixed_frames
 from .binary.variable import VariableSerde
 from .decoder import Decoded, Decoder, FixedDecoder, VariableDecoder
 from .encoder import Encoder, FramingEncoder
-from .errors import ConfigError, ProtocolDefinitionError
+from .errors import ConfigError, EncodeError, ProtocolDefinitionError
 from .framing import FixedFramer, FramerBase, LengthPrefixedFramer, LineFramer
 from .json.serde import JsonSerde
 from .prefix import MAX_U32, PREFIX_SIZE
@@ -83,6 +84,14 @@ class CompiledCodec:
         return self.make_encoder(max_message_size)
 
 
+#: Per message class, one step from a message to its whole frame (see ``Encoder.frames``).
+Frames = Mapping[type, Callable[[Any], bytes]]
+
+
+def _no_frames(limit: int) -> Frames:
+    return {}
+
+
 def framed(
     name: str,
     serde: BatchSerde,
@@ -90,17 +99,45 @@ def framed(
     outbound: Callable[[int], FramerBase],
     *,
     trusted: bool = False,
+    frames: Callable[[int], Frames] = _no_frames,
 ) -> CompiledCodec:
     """A codec that is a framer per direction plus a serde, through the plain decoder/encoder.
 
     The outbound framer never limits (the encoder does, saying which message is too large).
+    ``frames`` gives the encoder's one-step frames for a message size limit.
     """
     return CompiledCodec(
         name,
         serde,
         lambda limit: Decoder(inbound(limit), serde),
-        lambda limit: Encoder(outbound(MAX_U32), serde, limit, trusted=trusted),
+        lambda limit: Encoder(
+            outbound(MAX_U32), serde, limit, trusted=trusted, frames=frames(limit)
+        ),
     )
+
+
+def _per_limit(make: Callable[[int], Frames]) -> Callable[[int], Frames]:
+    """``make`` once per message size limit: every connection's encoder shares the result."""
+    return functools.lru_cache(maxsize=8)(make)
+
+
+def _json_lines(serde: JsonSerde) -> Callable[[int], Frames]:
+    """The built-in textual serde's classes, each encoded and ended with its newline."""
+
+    def frames(limit: int) -> Frames:
+        return {cls: _line(encode, limit) for cls, encode in serde.payload_encoders.items()}
+
+    return _per_limit(frames)
+
+
+def _line(encode: Callable[[Any], bytes], limit: int) -> Callable[[Any], bytes]:
+    def line(message: Any) -> bytes:
+        payload = encode(message)
+        if len(payload) > limit:
+            raise EncodeError("over the limit")  # the encoder's own way says by how much
+        return payload + b"\n"
+
+    return line
 
 
 def _refuse_bytes_sides(codec: str, *sides: tuple[type, ...]) -> None:
@@ -164,7 +201,8 @@ class Textual:
                 deliver_last_line=self.deliver_last_line,
             )
 
-        codec = framed(self.name, serde, lines, lines, trusted=self.serde is None)
+        frames = _json_lines(serde) if isinstance(serde, JsonSerde) else _no_frames
+        codec = framed(self.name, serde, lines, lines, trusted=self.serde is None, frames=frames)
         if self.skip_empty_lines and not self.keep_line_endings:
             codec = attrs.evolve(codec, heartbeat=b"\n")
         return codec
@@ -202,7 +240,12 @@ class FixedBinary:
             built,
             lambda limit: FixedDecoder(FixedFramer(inbound, limit), built),
             lambda limit: Encoder(
-                FixedFramer(outbound), built, limit, trusted=True, check_sizes=outbound > limit
+                FixedFramer(outbound),
+                built,
+                limit,
+                trusted=True,
+                check_sizes=outbound > limit,
+                frames=built.payload_encoders if outbound <= limit else {},
             ),
         )
 
@@ -226,6 +269,11 @@ class VariableBinary:
         built = VariableSerde(decode_types, encode_types)
         smallest = built.smallest_fixed_frame
         frames = length_prefixed_frames(built)
+        sized = fixed_size_frames(built)
+
+        @_per_limit
+        def lone(limit: int) -> Frames:
+            return {cls: encode for cls, (encode, size) in sized.items() if size <= limit}
 
         def decoder(limit: int) -> Decoder:
             # No message encodes to zero bytes: an empty frame is the heartbeat, dropped.
@@ -237,7 +285,7 @@ class VariableBinary:
         def encoder(limit: int) -> Encoder:
             if frames is None:
                 return Encoder(LengthPrefixedFramer(), built, limit, trusted=True)
-            return FramingEncoder(LengthPrefixedFramer(), built, limit, frames)
+            return FramingEncoder(LengthPrefixedFramer(), built, limit, frames, lone(limit))
 
         return CompiledCodec(self.name, built, decoder, encoder, heartbeat=bytes(PREFIX_SIZE))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import EncodeError
@@ -11,6 +11,8 @@ from .prefix import PREFIX_SIZE
 from .serde import BatchSerde
 
 __all__ = ["Encoder", "FramingEncoder"]
+
+_NONE: Mapping[type, Callable[[Any], bytes]] = {}
 
 
 class Encoder:
@@ -27,6 +29,7 @@ class Encoder:
         "_encode_many",
         "_frame",
         "_frame_all",
+        "frames",
         "max_message_size",
     )
 
@@ -38,6 +41,7 @@ class Encoder:
         *,
         trusted: bool = False,
         check_sizes: bool = True,
+        frames: Mapping[type, Callable[[Any], bytes]] = _NONE,
     ) -> None:
         self._encode = serde.encode
         self._encode_many = serde.encode_many
@@ -45,6 +49,10 @@ class Encoder:
         self._frame_all = framer.join if trusted else framer.frame_all
         self._check_sizes = check_sizes
         self.max_message_size = max_message_size
+        #: For the classes a codec can, one step from a message to its whole frame, within the
+        #: limit: a lone reply's fastest way.  Each may raise anything for a value it cannot
+        #: encode (or one over the limit); :meth:`encode` then says what is wrong.
+        self.frames = frames
 
     def encode(self, message: Any) -> bytes:
         """One message, framed, ready for the socket."""
@@ -86,8 +94,9 @@ class FramingEncoder(Encoder):
         serde: BatchSerde,
         max_message_size: int,
         frames: Callable[[Sequence[Any]], list[bytes]],
+        lone: Mapping[type, Callable[[Any], bytes]] = _NONE,
     ) -> None:
-        super().__init__(framer, serde, max_message_size, trusted=True)
+        super().__init__(framer, serde, max_message_size, trusted=True, frames=lone)
         self._frames = frames
         self._frame_limit = max_message_size + PREFIX_SIZE
 

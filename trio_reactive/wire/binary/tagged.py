@@ -7,7 +7,7 @@ errors name the class and the field at no cost to good messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import DecodeError, EncodeError
@@ -15,7 +15,7 @@ from ..prefix import LENGTH
 from .generate import BlockFill, Decode, Encode, flat_encoder
 from .schema import SideSchema
 
-__all__ = ["TaggedSerde", "length_prefixed_frames"]
+__all__ = ["TaggedSerde", "fixed_size_frames", "length_prefixed_frames"]
 
 _REPR_LIMIT = 200
 
@@ -68,6 +68,11 @@ class TaggedSerde:
             return self._encoders[type(message)](message)
         except Exception as exc:
             raise self._encode_error(message, exc) from exc
+
+    @property
+    def payload_encoders(self) -> Mapping[type, Encode]:
+        """Each class's payload encoder (raising anything for a value it cannot encode)."""
+        return self._encoders
 
     def encode_many(self, messages: Sequence[Any]) -> list[bytes]:
         """Every payload; raises :class:`EncodeError` for the first message that cannot be."""
@@ -135,18 +140,25 @@ def length_prefixed_frames(serde: TaggedSerde) -> Callable[[Sequence[Any]], list
         raise ValueError("fixed records are padded: they are not framed with a length prefix")
     if all(record.fixed_size is None for record in serde.encode_schema.records):
         return None
-    encoders = serde._encoders
-    framed: dict[type, Encode] = {}
-    for tag, record in enumerate(serde.encode_schema.records):
-        if record.fixed_size is not None:
-            framed[record.cls] = flat_encoder(record, tag, length_prefix=True)
-        else:
-            framed[record.cls] = _with_length(encoders[record.cls])
+    framed = {cls: encode for cls, (encode, _) in fixed_size_frames(serde).items()}
+    for record in serde.encode_schema.records:
+        if record.cls not in framed:
+            framed[record.cls] = _with_length(serde.payload_encoders[record.cls])
 
     def frames(messages: Sequence[Any]) -> list[bytes]:
         return [framed[type(message)](message) for message in messages]
 
     return frames
+
+
+def fixed_size_frames(serde: TaggedSerde) -> dict[type, tuple[Encode, int]]:
+    """For each fixed-size class of a variable schema: the encoder of its whole u32-prefixed
+    frame (one ``pack``), and its payload size (what ``max_message_size`` limits)."""
+    return {
+        record.cls: (flat_encoder(record, tag, length_prefix=True), 1 + record.fixed_size)
+        for tag, record in enumerate(serde.encode_schema.records)
+        if record.fixed_size is not None
+    }
 
 
 def _with_length(encode: Encode) -> Encode:

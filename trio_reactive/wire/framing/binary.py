@@ -35,6 +35,11 @@ class FixedFramer(FramerBase):
 
     def feed_block(self, data: bytes | bytearray) -> bytes:
         """``feed``, with the complete records returned as one block instead of one per frame."""
+        if not self._kept and data and not len(data) % self.size and type(data) is bytes:
+            self._new_at = 0  # whole records and nothing kept (the usual read): as it is
+            self.region = data
+            self.end = len(data)
+            return data
         total = self._kept_size + len(data)
         if total < self.size:
             self._keep(data)

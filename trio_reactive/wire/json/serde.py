@@ -31,7 +31,7 @@ nothing when frames are good.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -119,6 +119,11 @@ class JsonSerde:
         self._known = ", ".join(sorted(self._by_tag)) or "(none: this side receives nothing)"
 
     # ---- encoding
+
+    @property
+    def payload_encoders(self) -> Mapping[type, Callable[[Any], bytes]]:
+        """Each class's encoder (raising anything for a value it cannot encode)."""
+        return self._encoders
 
     def encode(self, message: Any) -> bytes:
         """One message as a JSON object; raises :class:`EncodeError` naming the message."""
