@@ -46,18 +46,31 @@ class Decoded:
 class Decoder:
     """Per-connection decoding state: a framer's partial frame and the serde to apply."""
 
-    __slots__ = ("decode_frames", "framer")
+    __slots__ = ("_decode_one", "_lone", "decode_frames", "framer")
 
     def __init__(self, framer: FramerBase, serde: BatchSerde) -> None:
         self.framer = framer
         self.decode_frames: Callable[[list[bytes]], list[Any]] = serde.decode_many
+        self._lone = framer.lone
+        self._decode_one = serde.decode
 
     def decode(self, data: bytes | bytearray) -> Decoded:
         """Decode every complete frame in ``data``, as :meth:`decode_batch` does, never raising.
 
         An oversize frame ends the :class:`Decoded` (its ``overflow``) with the frames before it
-        decoded; the bytes from that frame on stay available to :meth:`unconsumed`.
+        decoded; the bytes from that frame on stay available to :meth:`unconsumed`.  A read
+        that is one whole frame (``framer.lone``) is decoded as one message, with no batch.
         """
+        payload = self._lone(data)
+        if payload is not None:
+            try:
+                messages = [self._decode_one(payload)]
+            except Exception:
+                messages = self.decode_frames([payload])  # the DecodeError the batch way makes
+            return Decoded(messages, None, self.framer.region, len(data))
+        return self._decode_read(data)
+
+    def _decode_read(self, data: bytes | bytearray) -> Decoded:
         overflow = None
         try:
             messages = self.decode_batch(data)
@@ -129,12 +142,6 @@ class FixedDecoder(Decoder):
         super().__init__(framer, serde)
         self._feed_block = framer.feed_block
         self._decode_block = serde.decode_block
-
-    def decode(self, data: bytes | bytearray) -> Decoded:
-        # Records of one size never overflow: ``Decoder.decode`` minus its handling of that.
-        messages = self._decode_block(self._feed_block(data))
-        framer = self.framer
-        return Decoded(messages, None, framer.region, framer.end)
 
     def decode_batch(self, data: bytes | bytearray) -> list[Any]:
         return self._decode_block(self._feed_block(data))

@@ -53,15 +53,10 @@ class FixedSerde(TaggedSerde):
         bad tag) is one ``iter_unpack``; otherwise each record is one ``unpack_from`` chosen by
         its tag, with no slicing.  A bad record yields a :class:`DecodeError` in its place.
         """
-        size = self.decode_size
-        if len(block) == size:  # one record (a request/response read): no block machinery
-            try:
-                return [self._decoders[block[0]](block)]
-            except Exception:
-                pass  # the block way says what is wrong with it
         out: list[Any] = []
         if not block:
             return out
+        size = self.decode_size
         tags = block[::size]  # the tag byte of every record
         tag = tags[0]
         runs = self._runs

@@ -68,6 +68,18 @@ class FramerBase(ABC):
         #: Where the last complete frame of ``region`` ends (all of it after an overflow).
         self.end = 0
 
+    def lone(self, data: bytes | bytearray) -> bytes | None:
+        """The payload when ``data`` is exactly one whole frame and nothing is kept (the read
+        of a request/response peer), with the bookkeeping ``feed`` would leave; else None, and
+        nothing changed: ``feed`` it then.  A framer with no such shortcut always says None."""
+        return None
+
+    def _whole(self, data: bytes) -> None:
+        """``data``, one whole frame, was framed by :meth:`lone`."""
+        self._new_at = 0
+        self.region = data
+        self.end = len(data)
+
     @property
     def pending(self) -> bytes:
         kept = self._kept

@@ -33,6 +33,12 @@ class FixedFramer(FramerBase):
             return [block[i : i + 1] for i in range(len(block))]
         return [block[i : i + size] for i in range(0, len(block), size)]
 
+    def lone(self, data: bytes | bytearray) -> bytes | None:
+        if self._kept or len(data) != self.size or type(data) is not bytes:
+            return None
+        self._whole(data)
+        return data
+
     def feed_block(self, data: bytes | bytearray) -> bytes:
         """``feed``, with the complete records returned as one block instead of one per frame."""
         if not self._kept and data and not len(data) % self.size and type(data) is bytes:
@@ -89,6 +95,15 @@ class LengthPrefixedFramer(FramerBase):
         #: The bytes the partial frame needs in all, once its prefix is in (else 0).
         self._need = 0
         self.skip_empty = skip_empty
+
+    def lone(self, data: bytes | bytearray) -> bytes | None:
+        if self._kept or len(data) <= PREFIX_SIZE or type(data) is not bytes:
+            return None
+        (size,) = LENGTH.unpack_from(data)
+        if size + PREFIX_SIZE != len(data) or size > self.max_message_size:
+            return None
+        self._whole(data)
+        return data[PREFIX_SIZE:]
 
     def feed(self, data: bytes | bytearray) -> list[bytes]:
         if self._kept and self._kept_size + len(data) < (self._need or PREFIX_SIZE):

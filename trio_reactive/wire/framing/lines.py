@@ -37,6 +37,20 @@ class LineFramer(FramerBase):
         self.skip_empty = skip_empty and not keep_endings
         self.deliver_last_line = deliver_last_line
 
+    def lone(self, data: bytes | bytearray) -> bytes | None:
+        if (
+            self._kept
+            or self.keep_endings
+            or type(data) is not bytes
+            or not data.endswith(b"\n")
+            or data.count(b"\n") != 1
+            or b"\r" in data
+            or not 1 < len(data) <= self.max_message_size + 1
+        ):
+            return None
+        self._whole(data)
+        return data[:-1]
+
     def feed(self, data: bytes | bytearray) -> list[bytes]:
         limit = self.max_message_size
         if b"\n" not in data:
