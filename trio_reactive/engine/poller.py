@@ -109,6 +109,8 @@ class Poller:
         self._watched: dict[int, Readiness] = {}
         self._max_events = max_events
         self.running = False
+        #: When the current round began (trio's clock), read once a round: a read's time stamp.
+        self.round_at = 0.0
 
     def watch(self, fd: int, reader: Readiness) -> None:
         """Poll ``fd`` and call ``reader`` while it is readable (until :meth:`unwatch`)."""
@@ -129,11 +131,13 @@ class Poller:
         limit = self._max_events
         ready = backend.ready
         wait_readable = trio.lowlevel.wait_readable
+        clock = trio.lowlevel.current_clock().current_time
         self.running = True
         task_status.started(self)
         try:
             while True:
                 await wait_readable(fileno)
+                self.round_at = clock()
                 for fd in ready(limit):
                     reader = watched.get(fd)
                     if reader is None:

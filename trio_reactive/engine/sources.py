@@ -76,7 +76,6 @@ class PolledSource:
         "_fast",
         "_fd",
         "_handoff",
-        "_now",
         "_poller",
         "_size",
         "_waiting",
@@ -87,7 +86,6 @@ class PolledSource:
         self._poller = poller
         self._fd = fd
         self._size = connection.config.receive_size
-        self._now = trio.lowlevel.current_clock().current_time
         self._fast: Fast | None = None
         #: The current stage's decoder (read once per stage, not per read).
         self._decode: Callable[[bytes | bytearray], Decoded] = _no_decoder
@@ -146,7 +144,7 @@ class PolledSource:
             return
         size = len(data)
         conn.bytes_in += size
-        conn.read_at = self._now()
+        conn.read_at = self._poller.round_at
         batch = self._decode(data)
         fast = self._fast
         try:
