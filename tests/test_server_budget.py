@@ -347,7 +347,7 @@ async def test_stats_without_a_budget_are_zero_and_clients_have_none() -> None:
             async with tr.connect(PROTO, "127.0.0.1", server.port) as client:
                 await client.send(Request(1, b"x"))
                 assert await client.receive() == Reply(1, b"x")
-                assert client.peer._conn.inbound.share is None  # type: ignore[attr-defined]
+                assert client.peer._conn.inbound.share is None  # type: ignore[union-attr]
             stats = server.stats
             assert (stats.buffered_bytes, stats.buffered_bytes_peak, stats.reads_paused) == (
                 0,
