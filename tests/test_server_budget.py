@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import socket
 import tracemalloc
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -62,7 +62,7 @@ CONFIG = tr.Config(
 )
 
 
-def _size(side: str, message: Any) -> int:
+def _size(side: Literal["client", "server"], message: Any) -> int:
     return len(PROTO.side(side).codec.encoder().encode(message))
 
 
