@@ -355,3 +355,20 @@ async def test_stats_without_a_budget_are_zero_and_clients_have_none() -> None:
                 0,
             )
             await server.shutdown()
+
+
+async def test_a_connection_paused_for_the_budget_is_not_taken_for_a_silent_peer(
+    autojump_clock: Any,
+) -> None:
+    config = attrs.evolve(CONFIG, heartbeat_timeout=5.0)
+    with trio.fail_after(300):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, PROTO, handler, config=config)
+            peers = await _flood(server, nursery)
+            await trio.sleep(30)  # six heartbeat timeouts, none of them the peers' fault
+            assert server.stats.connections_live == HEAVY
+            assert not server.stats.disconnects
+            await _read_all(peers)
+            for peer in peers:
+                peer.check()
+            await server.shutdown()
