@@ -372,3 +372,17 @@ async def test_a_connection_paused_for_the_budget_is_not_taken_for_a_silent_peer
             for peer in peers:
                 peer.check()
             await server.shutdown()
+
+
+async def test_shutting_down_ends_paused_connections_and_empties_the_budget(
+    autojump_clock: Any,
+) -> None:
+    with trio.fail_after(300):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, PROTO, SHAPES["responsive"], config=CONFIG)
+            await _flood(server, nursery)
+            budget = _budget(server)
+            await server.shutdown(grace=1.0)  # the peers never read: nothing can be flushed
+            assert (budget.used, budget.paused, server.stats.connections_live) == (0, 0, 0)
+            assert server.stats.disconnects == {tr.DisconnectReason.SHUTDOWN: HEAVY}
+            nursery.cancel_scope.cancel()  # the peers' floods, blocked for good
