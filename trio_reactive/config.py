@@ -160,6 +160,19 @@ class Config:
     socket buffers); raise them for a few fast bulk connections, where larger queues mean fewer
     wake-ups.
 
+    ``server_buffer_budget`` bounds what all of a server's connections buffer together (bytes
+    in their incoming queues and outboxes), since thousands of per-connection bounds add up
+    to gigabytes (10,000 connections x 192 KiB is 1.9 GB).  While the total is over it, a
+    connection that holds buffered bytes stops reading until the total is back under three
+    quarters of it; a connection that holds nothing reads on, so slow readers holding the
+    budget cannot stop light request/response traffic.  The total stays within the budget
+    plus one read's worth (its bytes, or the replies to it) per connection still reading.
+    The default, 64 MiB, is more than 300 connections at their full per-connection bounds at
+    once, which an ordinary server never reaches (what goes straight to the kernel is not
+    counted); a server that does is being fed faster than it drains, and pausing its
+    heaviest readers is the backpressure it needs.  ``None`` turns it off: only the
+    per-connection bounds apply.  Clients have no budget.
+
     ``shared_poller``: on systems with epoll or kqueue, the plain-socket connections of a
     server (and the client connections of a trio run) are read by one poller task serving
     every ready socket per wake-up, instead of by a task each: several times the throughput
@@ -215,6 +228,9 @@ class Config:
     connect_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
     handshake_timeout: float | None = attrs.field(default=10.0, validator=_timeout)
     max_connections: int | None = attrs.field(default=None, validator=_optional_at_least(1))
+    server_buffer_budget: int | None = attrs.field(
+        default=64 << 20, validator=_optional_at_least(1)
+    )
     idle_timeout: float | None = attrs.field(default=None, validator=_timeout)
     write_timeout: float | None = attrs.field(default=60.0, validator=_timeout)
     heartbeat_interval: float | None = attrs.field(default=None, validator=_timeout)

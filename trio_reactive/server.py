@@ -32,6 +32,7 @@ from ._unwrap import lone_exception
 from .composite import Service, single_stage
 from .config import Config
 from .engine import Connection, Peer, make_event_sink
+from .engine.budget import Budget
 from .engine.poller import Poller, poller_available
 from .engine.watchdog import check_heartbeat
 from .events import DisconnectReason, Event, Rejected, ServiceTerminating
@@ -102,6 +103,9 @@ class Server(Generic[ServerMsg]):
         self._connections: set[Connection] = set()
         #: Reads every plain-socket connection of this server (see Config.shared_poller).
         self._poller = Poller() if config.uses_shared_poller and poller_available() else None
+        #: What all of its connections' queues hold together (see Config.server_buffer_budget).
+        limit = config.server_buffer_budget
+        self._budget = None if limit is None else Budget(limit)
         #: Connections admitted and not yet ended, handshaking ones included.
         self._holding = 0
         self._handshakes: set[trio.CancelScope] = set()
@@ -150,7 +154,7 @@ class Server(Generic[ServerMsg]):
     @property
     def stats(self) -> ServerStats:
         """Cumulative counts since the server started (a snapshot: read it again to update)."""
-        return self._recorder.snapshot(self.connections_accepted, self._connections)
+        return self._recorder.snapshot(self.connections_accepted, self._connections, self._budget)
 
     def _describe_listeners(self) -> str:
         sockets = self.sockets
@@ -314,6 +318,7 @@ class Server(Generic[ServerMsg]):
             address=peer_address(stream),
             poller=self._poller,
             opened_by=None if timeout is None else opened_by,
+            budget=self._budget,
         )
         logger.info("server: accepted %s", address_text(connection.peer.address))
         self._connections.add(connection)

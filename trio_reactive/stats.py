@@ -3,7 +3,8 @@
 The counts come from two places only, so they stay right whatever the engine does inside: the
 events every connection reports (errors and disconnect reasons), and the per-connection counters
 (``messages_in``, ``bytes_out``, ``dropped_in`` ...) read when a connection ends, plus those of
-the live connections at the moment a snapshot is taken.
+the live connections at the moment a snapshot is taken; the buffered bytes come from the
+server's budget counter (:mod:`trio_reactive.engine.budget`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol
 
 import attrs
 
+from .engine.budget import Budget
 from .events import Disconnected, DisconnectReason, Event, InputError, ProcessorError
 
 __all__ = ["ServerStats", "StatsRecorder"]
@@ -45,6 +47,10 @@ class ServerStats:
     Message and byte counts include the connections still open; ``dropped_*`` count messages a
     ``do_not_retry`` policy dropped.  ``disconnects`` maps each
     :class:`~trio_reactive.events.DisconnectReason` seen to how many connections ended so.
+
+    ``buffered_bytes`` is what the connections' queues hold now, ``buffered_bytes_peak`` the
+    most they ever held at once, ``reads_paused`` how many times a connection stopped reading
+    because the total was over ``Config.server_buffer_budget`` (all 0 without a budget).
     """
 
     connections_accepted: int = 0
@@ -58,6 +64,9 @@ class ServerStats:
     dropped_out: int = 0
     input_errors: int = 0
     processor_errors: int = 0
+    buffered_bytes: int = 0
+    buffered_bytes_peak: int = 0
+    reads_paused: int = 0
     disconnects: Mapping[DisconnectReason, int] = attrs.field(factory=dict)
 
 
@@ -85,8 +94,11 @@ class StatsRecorder:
         for name in _COUNTERS:
             self._closed[name] += getattr(connection, name)
 
-    def snapshot(self, accepted: int, live: Iterable[_Counted]) -> ServerStats:
-        """The totals so far, counting the ``live`` connections as they are now."""
+    def snapshot(
+        self, accepted: int, live: Iterable[_Counted], budget: Budget | None = None
+    ) -> ServerStats:
+        """The totals so far, counting the ``live`` connections as they are now, and what
+        ``budget`` counts buffered."""
         live = list(live)
 
         def total(name: str) -> int:
@@ -105,5 +117,8 @@ class StatsRecorder:
             dropped_out=total("dropped_out"),
             input_errors=self.input_errors,
             processor_errors=self.processor_errors,
+            buffered_bytes=0 if budget is None else budget.used,
+            buffered_bytes_peak=0 if budget is None else budget.peak,
+            reads_paused=0 if budget is None else budget.pauses,
             disconnects=dict(self._disconnects),
         )

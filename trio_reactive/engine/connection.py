@@ -42,6 +42,7 @@ from ..events import (
 )
 from ..stage import CompiledStage, Plan
 from ..wire.codec import CompiledCodec
+from .budget import Budget
 from .callbacks import EventSink
 from .errors import BROKEN
 from .inbound import Inbound
@@ -75,6 +76,8 @@ class Connection:
     ``poller``: read by this shared poller when the stream is a plain socket, instead of by the
     connection's own task.  ``opened_by``: the time (``trio.current_time``) by which a first
     whole message must have arrived (a server's handshake deadline; see :mod:`.watchdog`).
+    ``budget``: the server's total of buffered bytes this connection's queues count in (see
+    :mod:`.budget`); None for a client.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class Connection:
         closes_on_end_of_input: bool = False,
         poller: Poller | None = None,
         opened_by: float | None = None,
+        budget: Budget | None = None,
     ) -> None:
         check_heartbeat(plan, config)  # a client's or a harness's plan: refused before any I/O
         self.stream = stream
@@ -96,8 +100,9 @@ class Connection:
         self.emit = emit
         self.closes_on_end_of_input = closes_on_end_of_input
         self.lifecycle = Lifecycle()
-        self.inbound = Inbound(config)
-        self.outbox = Outbox(stream, config, self._broken)
+        share = None if budget is None else budget.share()
+        self.inbound = Inbound(config, share)
+        self.outbox = Outbox(stream, config, self._broken, share)
         self.policies = Policies(self)
         self.peer = Peer(self, address)
         self.receive = stream.receive_some

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config
 from ..errors import DecodeError
 from ..wire.codec import Decoded, Decoder
+from .budget import Share
 from .queue import BatchQueue
 
 if TYPE_CHECKING:
@@ -42,10 +43,13 @@ class Inbound:
         "held",
         "queue",
         "serial",
+        "share",
     )
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, share: Share | None = None) -> None:
         self._config = config
+        #: The connection's account in its server's buffer budget (None: a client's).
+        self.share = share
         self.queue: BatchQueue[Decoded] = BatchQueue(1, 1)
         self.queue.close()
         self.batch = _NOTHING
@@ -65,7 +69,9 @@ class Inbound:
         self.decoder = decoder
         # Open even after the end of input: the bytes the last stage left go in first; the
         # next read meets the end again and closes it.
-        self.queue = BatchQueue(config.incoming_capacity, config.incoming_capacity_bytes)
+        self.queue = BatchQueue(
+            config.incoming_capacity, config.incoming_capacity_bytes, self.share
+        )
         self.batch = _NOTHING
         self.consumed = 0
         self.backlog.clear()

@@ -35,6 +35,7 @@ import trio
 
 from ..config import Config, RetryPolicy
 from ..errors import ConnectionClosed, EncodeError, QueueFull
+from .budget import Share
 from .queue import BatchQueue
 from .retry import Outcome, wait_for_room
 
@@ -99,10 +100,11 @@ class Outbox:
         stream: trio.abc.Stream,
         config: Config,
         on_broken: Callable[[BaseException], None],
+        share: Share | None = None,
     ) -> None:
         self._stream = stream
         self._queue: BatchQueue[_Item] = BatchQueue(
-            config.outgoing_capacity, config.outgoing_capacity_bytes
+            config.outgoing_capacity, config.outgoing_capacity_bytes, share
         )
         self._raw = (
             stream.socket if isinstance(stream, trio.SocketStream) and os.name == "posix" else None

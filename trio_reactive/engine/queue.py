@@ -7,6 +7,10 @@ Capacity counts *messages* and *bytes*: each item carries a weight (a decoded ba
 message count, an encoded reply buffer the number of replies in it) and a size in bytes.  An item
 is accepted whenever the queue is below both capacities, so a batch larger than the room left still
 makes progress; the overshoot is at most one item.
+
+A server's queues also count their bytes in its connection's
+:class:`~trio_reactive.engine.budget.Share` of the server's total budget, at the same places
+where they count them for themselves; a client's queues have none and pay one ``None`` test.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 import trio
+
+from .budget import Share
 
 __all__ = ["BatchQueue"]
 
@@ -34,11 +40,12 @@ class BatchQueue(Generic[T]):
         "_items",
         "_not_empty",
         "_not_full",
+        "_share",
         "closed",
         "weight",
     )
 
-    def __init__(self, capacity: int, byte_capacity: int) -> None:
+    def __init__(self, capacity: int, byte_capacity: int, share: Share | None = None) -> None:
         self._capacity = capacity
         self._byte_capacity = byte_capacity
         self._items: list[T] = []
@@ -47,6 +54,7 @@ class BatchQueue(Generic[T]):
         self.closed = False
         self._not_empty = trio.lowlevel.ParkingLot()
         self._not_full = trio.lowlevel.ParkingLot()
+        self._share = share
 
     @property
     def capacity(self) -> int:
@@ -75,6 +83,8 @@ class BatchQueue(Generic[T]):
         self._items.append(item)
         self.weight += weight
         self._bytes += size
+        if self._share is not None:
+            self._share.add(size)
         if self._not_empty:
             self._not_empty.unpark_all()
 
@@ -100,7 +110,9 @@ class BatchQueue(Generic[T]):
         if items:
             self._items = []
             self.weight = 0
-            self._bytes = 0
+            size, self._bytes = self._bytes, 0
+            if self._share is not None:
+                self._share.sub(size)
             if self._not_full:
                 self._not_full.unpark_all()
         return items
@@ -116,6 +128,8 @@ class BatchQueue(Generic[T]):
         """The consumer is done with items taken by :meth:`take_all_held`."""
         self.weight -= weight
         self._bytes -= size
+        if self._share is not None:
+            self._share.sub(size)
         if self._not_full and self.has_room:
             self._not_full.unpark_all()
 
@@ -140,6 +154,8 @@ class BatchQueue(Generic[T]):
         """Drop everything queued (and everything held); return how many messages that was."""
         dropped = self.weight
         self._items = []
-        self.weight = self._bytes = 0
+        size, self.weight, self._bytes = self._bytes, 0, 0
+        if self._share is not None:
+            self._share.sub(size)
         self._not_full.unpark_all()
         return dropped

@@ -11,6 +11,11 @@ or None at the end of input.
 * :class:`PolledSource` is read by the shared :class:`~trio_reactive.engine.poller.Poller` in
   the poller's task: the connection's task sleeps until a batch needs it, and the fast path
   costs no task switch at all.
+
+Both honour the server's buffer budget (:mod:`.budget`) before each read: while it is spent
+and this connection holds buffered bytes, it does not read.  The stream source awaits the
+budget; the polled one stops being polled (the poller is level-triggered: a readable socket
+left watched would wake it every round) and is watched again when the budget frees.
 """
 
 from __future__ import annotations
@@ -50,7 +55,10 @@ class StreamSource:
         receive = conn.receive
         size = conn.config.receive_size
         decode = conn.inbound.decode
+        share = conn.inbound.share
         while True:
+            if share is not None and share.must_wait:
+                await share.wait()
             try:
                 data = await receive(size)
             except BROKEN as exc:
@@ -77,6 +85,7 @@ class PolledSource:
         "_fd",
         "_handoff",
         "_poller",
+        "_share",
         "_size",
         "_waiting",
     )
@@ -94,6 +103,7 @@ class PolledSource:
         #: processor's own ``BaseException``): it belongs to the connection's task, not the poller.
         self._failure: BaseException | None = None
         self._waiting = trio.lowlevel.ParkingLot()
+        self._share = connection.inbound.share
 
     async def next(self, fast: Fast) -> tuple[Decoded, int] | None:
         self._fast = fast
@@ -101,7 +111,7 @@ class PolledSource:
         assert decoder is not None  # a stage is running
         self._decode = decoder.decode
         self._handoff = _NOTHING
-        self._poller.watch(self._fd, self)
+        self._listen()
         try:
             while self._handoff is _NOTHING and self._failure is None:
                 await self._waiting.park()
@@ -117,10 +127,22 @@ class PolledSource:
             raise
         finally:
             self._poller.unwatch(self._fd, self)
+            if self._share is not None:
+                self._share.unpause()
             self._fast = None
             self._decode = _no_decoder
             handoff, self._handoff = self._handoff, _NOTHING
         return handoff
+
+    def _listen(self) -> None:
+        """Be polled, unless the budget says wait: then be polled again once it frees."""
+        if self._fast is None or self._handoff is not _NOTHING or self._failure is not None:
+            return  # woken after this read was over
+        share = self._share
+        if share is not None and share.must_wait:
+            share.pause(self._listen)
+        else:
+            self._poller.watch(self._fd, self)
 
     def _give(self, handoff: _Handoff) -> None:
         self._poller.unwatch(self._fd, self)
@@ -130,6 +152,11 @@ class PolledSource:
     def on_readable(self) -> None:
         """One non-blocking read, decoded and offered to the fast path, in the poller's task."""
         conn = self._conn
+        share = self._share
+        if share is not None and share.held and share.must_wait:  # ``held`` first: no call
+            self._poller.unwatch(self._fd, self)
+            share.pause(self._listen)
+            return
         try:
             data = os.read(self._fd, self._size)
         except BlockingIOError:

@@ -18,7 +18,8 @@ either sleeps on (something happened meanwhile) or ends the connection.
   ``HEARTBEAT_TIMEOUT``, aborted (the peer is gone: there is nobody to flush to).
 
 Input the processor has not handled yet counts as activity: while the engine itself is behind
-(a full incoming queue stops reading), the peer is not the silent one.
+(a full incoming queue stops reading, or the server's spent buffer budget does), the peer is
+not the silent one.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class Watchdog:
     def _earliest(self, now: float) -> _Deadline:
         conn = self._conn
         outbox = conn.outbox
-        if conn.inbound.unhandled():
+        share = conn.inbound.share
+        if conn.inbound.unhandled() or (share is not None and share.paused):
             conn.read_at = now  # the engine is behind, not the peer
         candidates: list[_Deadline] = [(math.inf, None)]
         if self._opened_by is not None:
