@@ -29,19 +29,20 @@ T = TypeVar("T")
 class BatchQueue(Generic[T]):
     """See the module docstring.
 
-    ``weight`` (how many messages are queued) and ``closed`` are plain attributes, read on every
-    request by the engine's fast path: read them, never set them.
+    ``weight`` (how many messages are queued), ``size`` (how many bytes) and ``closed`` are
+    plain attributes, read on every request by the engine's fast path: read them, never set
+    them.
     """
 
     __slots__ = (
         "_byte_capacity",
-        "_bytes",
         "_capacity",
         "_items",
         "_not_empty",
         "_not_full",
         "_share",
         "closed",
+        "size",
         "weight",
     )
 
@@ -50,7 +51,7 @@ class BatchQueue(Generic[T]):
         self._byte_capacity = byte_capacity
         self._items: list[T] = []
         self.weight = 0
-        self._bytes = 0
+        self.size = 0
         self.closed = False
         self._not_empty = trio.lowlevel.ParkingLot()
         self._not_full = trio.lowlevel.ParkingLot()
@@ -61,20 +62,15 @@ class BatchQueue(Generic[T]):
         return self._capacity
 
     @property
-    def size(self) -> int:
-        """How many bytes are queued."""
-        return self._bytes
-
-    @property
     def has_room(self) -> bool:
-        return self.weight < self._capacity and self._bytes < self._byte_capacity
+        return self.weight < self._capacity and self.size < self._byte_capacity
 
     def put_nowait(self, item: T, weight: int, size: int) -> bool:
         """Append ``item`` if there is room; say whether it was taken.
 
         A closed queue takes nothing: callers check ``closed`` to tell "full" from "closed".
         """
-        if self.closed or self.weight >= self._capacity or self._bytes >= self._byte_capacity:
+        if self.closed or self.weight >= self._capacity or self.size >= self._byte_capacity:
             return False
         self._append(item, weight, size)
         return True
@@ -82,7 +78,7 @@ class BatchQueue(Generic[T]):
     def _append(self, item: T, weight: int, size: int) -> None:
         self._items.append(item)
         self.weight += weight
-        self._bytes += size
+        self.size += size
         if self._share is not None:
             self._share.add(size)
         if self._not_empty:
@@ -110,7 +106,7 @@ class BatchQueue(Generic[T]):
         if items:
             self._items = []
             self.weight = 0
-            size, self._bytes = self._bytes, 0
+            size, self.size = self.size, 0
             if self._share is not None:
                 self._share.sub(size)
             if self._not_full:
@@ -127,7 +123,7 @@ class BatchQueue(Generic[T]):
     def release(self, weight: int, size: int) -> None:
         """The consumer is done with items taken by :meth:`take_all_held`."""
         self.weight -= weight
-        self._bytes -= size
+        self.size -= size
         if self._share is not None:
             self._share.sub(size)
         if self._not_full and self.has_room:
@@ -154,7 +150,7 @@ class BatchQueue(Generic[T]):
         """Drop everything queued (and everything held); return how many messages that was."""
         dropped = self.weight
         self._items = []
-        size, self.weight, self._bytes = self._bytes, 0, 0
+        size, self.weight, self.size = self.size, 0, 0
         if self._share is not None:
             self._share.sub(size)
         self._not_full.unpark_all()
