@@ -53,7 +53,7 @@ from .policies import Policies
 from .poller import Poller
 from .sources import PolledSource, StreamSource
 from .streamed import run_streamed_stage
-from .watchdog import Watchdog, check_heartbeat
+from .watchdog import Deadlines, check_heartbeat, keeper
 
 __all__ = ["Connection"]
 
@@ -114,10 +114,11 @@ class Connection:
         self.saw_end_of_input = False
         self.messages_in = self.bytes_in = self.dropped_in = 0
         #: Trio's clock (``trio.current_time`` without its lookups), and when input was last
-        #: read: stamped per read, for the watchdog.
+        #: read: stamped per read, for the deadline keeper.
         self.now = trio.lowlevel.current_clock().current_time
         self.read_at = self.now()
         self._opened_by = opened_by
+        self._deadlines: Deadlines | None = None
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
         self._goto: Any = _NO_GOTO
@@ -162,8 +163,8 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
                 self.outbox.start(nursery.start_soon)
-                if Watchdog.wanted(self, self._opened_by):
-                    nursery.start_soon(Watchdog(self, self._opened_by).run)
+                if Deadlines.wanted(self, self._opened_by):
+                    self._deadlines = keeper().file(self, self._opened_by)
                 try:
                     await self._run_stages()
                 except BROKEN as exc:
@@ -176,6 +177,9 @@ class Connection:
             self.end(DisconnectReason.ABORTED, None if _is_cancelled(exc) else exc)
             raise
         finally:
+            if self._deadlines is not None:
+                self._deadlines.leave()
+                self._deadlines = None
             if not self._closed.is_set():
                 self.outbox.abandon()
                 with trio.CancelScope(shield=True):
