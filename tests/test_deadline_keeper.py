@@ -129,25 +129,34 @@ async def test_a_connection_that_ends_is_dropped_by_the_keeper(autojump_clock: A
     async with trio.open_nursery() as nursery:
         nursery.start_soon(conn.run)
         await trio.sleep(1)
-        assert len(keeper()) == 1
+        current = keeper()
+        assert len(current) == 1
+        assert current.running
         await stream.send_eof()  # type: ignore[attr-defined]
         await _peer(stream)
-    assert len(keeper()) == 0
+    assert len(current) == 0
+    await trio.testing.wait_all_tasks_blocked()
+    assert not current.running  # nothing left to watch: the keeper's task has ended
     del conn
     gc.collect()
     assert ref() is None  # a look due in an hour holds no connection
 
 
 async def test_the_heap_is_not_filled_by_connections_that_ended(autojump_clock: Any) -> None:
-    """Each of these leaves an entry due in an hour behind: the heap is rebuilt without them."""
-    for _ in range(5 * _LEFT_SLACK):
-        conn, stream = _connection(tr.Config(idle_timeout=3600), None)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.run)
-            await stream.send_eof()  # type: ignore[attr-defined]
-            await _peer(stream)
-    assert len(keeper()) == 0
-    assert len(keeper()._heap) <= 2 * _LEFT_SLACK + 1
+    """Each of these leaves an entry due in an hour behind, while one connection stays: the
+    heap is rebuilt without them."""
+    stays, _ = _connection(tr.Config(idle_timeout=7200), None)
+    async with trio.open_nursery() as outer:
+        outer.start_soon(stays.run)
+        for _ in range(5 * _LEFT_SLACK):
+            conn, stream = _connection(tr.Config(idle_timeout=3600), None)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(conn.run)
+                await stream.send_eof()  # type: ignore[attr-defined]
+                await _peer(stream)
+            assert len(keeper()._heap) <= _LEFT_SLACK + 2
+        assert len(keeper()) == 1
+        outer.cancel_scope.cancel()
 
 
 class _Breaks:

@@ -46,7 +46,7 @@ from .callbacks import EventSink
 from .errors import BROKEN
 from .inbound import Inbound
 from .inline import InlineStage
-from .lifecycle import Lifecycle, State
+from .lifecycle import Latch, Lifecycle, State
 from .outbox import Outbox
 from .peer import Peer
 from .policies import Policies
@@ -75,7 +75,47 @@ class Connection:
     ``poller``: read by this shared poller when the stream is a plain socket, instead of by the
     connection's own task.  ``opened_by``: the time (``trio.current_time``) by which a first
     whole message must have arrived (a server's handshake deadline; see :mod:`.watchdog`).
+
+    Slotted, as an idle connection's own size counts many thousands of times over.
     """
+
+    __slots__ = (
+        "__weakref__",
+        "_aborted",
+        "_close_started",
+        "_close_timeout",
+        "_closed",
+        "_deadlines",
+        "_goto",
+        "_input_over",
+        "_opened_by",
+        "_reported",
+        "_scope",
+        "_task",
+        "bytes_in",
+        "close_now",
+        "closes_on_end_of_input",
+        "closing",
+        "config",
+        "dropped_in",
+        "emit",
+        "inbound",
+        "lifecycle",
+        "messages_in",
+        "now",
+        "outbox",
+        "peer",
+        "plan",
+        "policies",
+        "read_at",
+        "reading",
+        "receive",
+        "saw_end_of_input",
+        "source",
+        "stage",
+        "stage_over",
+        "stream",
+    )
 
     def __init__(
         self,
@@ -123,8 +163,8 @@ class Connection:
         self.reading = trio.CancelScope()
         self._goto: Any = _NO_GOTO
         self._close_timeout = config.close_timeout
-        self._input_over = trio.Event()
-        self._closed = trio.Event()
+        self._input_over = Latch()
+        self._closed = Latch()
         self._close_started = False
         self._aborted = False
         self._reported = False

@@ -1,4 +1,4 @@
-"""The liveness deadlines of every connection, watched by one task per trio run that mostly sleeps.
+"""The liveness deadlines of every connection, watched by one task per trio run that sleeps.
 
 A connection that is configured with any of them (the server's opening handshake, the idle
 timeout, the write timeout, the heartbeat) files a :class:`Deadlines` with the run's
@@ -6,7 +6,8 @@ timeout, the write timeout, the heartbeat) files a :class:`Deadlines` with the r
 and a write stamps ``Outbox.progress_at``; the keeper holds each connection's next look in one
 heap, sleeps until the earliest, and when a connection's time comes looks at its stamps and
 either files it again for the new earliest deadline (something happened meanwhile) or ends the
-connection.  An idle connection costs a heap entry, not a task.
+connection.  An idle connection costs a heap entry, not a task; the keeper's task runs while
+there is a connection to watch.
 
 * opening (servers): until a first whole message has been decoded, the connection must get one
   by ``opened_by`` (the TLS handshake and this share one ``handshake_timeout``); a slowloris
@@ -166,7 +167,8 @@ class Deadlines:
 class Keeper:
     """Every filed connection's next look, in one heap; :meth:`run` is the task that looks.
 
-    One per trio run (:func:`keeper`), for servers and clients alike.
+    One per trio run (:func:`keeper`), for servers and clients alike.  Its task ends when no
+    connection is left to watch, and is started again by the next one.
     """
 
     def __init__(self) -> None:
@@ -195,10 +197,19 @@ class Keeper:
         deadlines.conn = None
         self._left += 1
         heap = self._heap
-        if self._left > _LEFT_SLACK and 2 * self._left > len(heap):
+        if self._left == len(heap):
+            self._forget()
+        elif self._left > _LEFT_SLACK and 2 * self._left > len(heap):
             heap[:] = [entry for entry in heap if entry[2].conn is not None]
             heapq.heapify(heap)
             self._left = 0
+
+    def _forget(self) -> None:
+        """Nobody is left to watch: empty the heap, and let the task end."""
+        self._heap.clear()
+        self._left = 0
+        if self._sleep is not None:
+            self._sleep.cancel()
 
     def _push(self, when: float, deadlines: Deadlines) -> None:
         heapq.heappush(self._heap, (when, next(self._order), deadlines))
@@ -229,14 +240,16 @@ class Keeper:
                 deadlines.conn = None
             else:
                 heapq.heappush(heap, (again, next(self._order), deadlines))
+        if self._left == len(heap):
+            self._forget()
 
     async def run(self) -> None:
-        """Look at connections as their times come, until the trio run ends."""
+        """Look at connections as their times come, until none is left (or the run ends)."""
         self.running = True
         heap = self._heap
         try:
-            while True:
-                with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as sleep:
+            while heap:
+                with trio.CancelScope(deadline=heap[0][0]) as sleep:
                     self._sleep = sleep
                     await trio.sleep_forever()
                 self._sleep = None
@@ -250,17 +263,16 @@ _KEEPER: trio.lowlevel.RunVar[Keeper] = trio.lowlevel.RunVar("trio_reactive_keep
 
 
 def keeper() -> Keeper:
-    """The keeper of this trio run's connections, started on first use.
+    """The keeper of this trio run's connections, its task started if it is not running.
 
     A system task: it never keeps the run alive, and ends with it.
     """
     try:
         current = _KEEPER.get()
     except LookupError:
-        current = None
-    if current is None or not current.running:
         current = Keeper()
         _KEEPER.set(current)
+    if not current.running:
         current.running = True
         trio.lowlevel.spawn_system_task(current.run, name="trio_reactive deadline keeper")
     return current
