@@ -46,7 +46,8 @@ from .callbacks import EventSink
 from .errors import BROKEN
 from .inbound import Inbound
 from .inline import InlineStage
-from .lifecycle import Latch, Lifecycle, State
+from .lazy import Latch
+from .lifecycle import Lifecycle, State
 from .outbox import Outbox
 from .peer import Peer
 from .policies import Policies

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import enum
 
-import trio
-
 from ..events import DisconnectReason
 
-__all__ = ["Latch", "Lifecycle", "State"]
+__all__ = ["Lifecycle", "State"]
 
 
 class State(enum.IntEnum):
@@ -53,34 +51,3 @@ class Lifecycle:
     def advance(self, state: State) -> None:
         """Move forward to ``state`` (never back)."""
         self.state = max(self.state, state)
-
-
-class Latch:
-    """A :class:`trio.Event` that makes one only when a task waits for it.
-
-    A connection's milestones (its input is over, it is closed) are set once each, and nearly
-    always without a waiter: an idle connection should not hold an event, and its set of
-    waiters, for each of them.
-    """
-
-    __slots__ = ("_event", "_set")
-
-    def __init__(self) -> None:
-        self._set = False
-        self._event: trio.Event | None = None
-
-    def is_set(self) -> bool:
-        return self._set
-
-    def set(self) -> None:
-        self._set = True
-        if self._event is not None:
-            self._event.set()
-
-    async def wait(self) -> None:
-        if self._set:
-            await trio.lowlevel.checkpoint()
-            return
-        if self._event is None:
-            self._event = trio.Event()
-        await self._event.wait()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-import trio
+from .lazy import Lot
 
 __all__ = ["BatchQueue"]
 
@@ -45,8 +45,8 @@ class BatchQueue(Generic[T]):
         self.weight = 0
         self._bytes = 0
         self.closed = False
-        self._not_empty = trio.lowlevel.ParkingLot()
-        self._not_full = trio.lowlevel.ParkingLot()
+        self._not_empty = Lot()
+        self._not_full = Lot()
 
     @property
     def capacity(self) -> int:
