@@ -1,16 +1,18 @@
-"""Where an idle connection's memory goes: ``python -m benchmarks.idle_alloc [COUNT]``.
+"""Where an idle connection's memory goes: ``python -m benchmarks.idle_alloc [--rss] [COUNT]``.
 
 The ``idle`` scenario says how much RSS an idle connection costs; this says what it is made
 of.  A trio_reactive server runs in this process (the benchmark's own server, sync handler,
 default ``Config``), the load generator in another holds ``COUNT`` connections (default 1,000),
 each served once, and a :mod:`tracemalloc` snapshot taken before is compared with one taken
 after: the bytes Python allocated per connection, by the line that allocated them, and the
-tasks the server runs per connection.
+tasks the server runs per connection.  ``--rss``: no tracing, the RSS the process grew by per
+connection instead (what the ``idle`` scenario reports, for this server alone).
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import tracemalloc
 
@@ -20,6 +22,7 @@ import trio_reactive as tr
 
 from .harness import LoadWorker
 from .model import protocol_for, respond
+from .stats import raise_open_files_limit, rss_bytes
 
 #: Lines of the allocation table shown.
 TOP = 30
@@ -40,7 +43,7 @@ async def _settle(server: tr.Server, count: int) -> None:
     await trio.sleep(0.5)
 
 
-async def _measure(count: int) -> None:
+async def _measure(count: int, rss: bool) -> None:
     holder = await trio.to_thread.run_sync(LoadWorker)
     try:
         async with tr.open_server(protocol_for("textual"), respond, port=0,
@@ -53,18 +56,25 @@ async def _measure(count: int) -> None:
             root = trio.lowlevel.current_root_task()
             tasks_before = _count_tasks(root)
             gc.collect()
-            tracemalloc.start(FRAMES)
-            before = tracemalloc.take_snapshot()
+            if not rss:
+                tracemalloc.start(FRAMES)
+            before = tracemalloc.take_snapshot() if not rss else None
+            rss_before = rss_bytes(os.getpid())
             await trio.to_thread.run_sync(holder.run, {**hold, "connections": count})
             await _settle(server, count)
             gc.collect()
-            after = tracemalloc.take_snapshot()
+            grown = rss_bytes(os.getpid()) - rss_before
+            after = tracemalloc.take_snapshot() if not rss else None
             tracemalloc.stop()
             tasks = _count_tasks(root) - tasks_before
             await trio.to_thread.run_sync(holder.run, {"job": "release"})
             await _settle(server, 0)
     finally:
         holder.close()
+    if before is None or after is None:
+        print(f"{count} idle connections: {grown / count / 1024:.1f} KB RSS per connection, "
+              f"{tasks / count:.2f} tasks per connection")
+        return
     filters = [tracemalloc.Filter(False, tracemalloc.__file__)]
     diff = after.filter_traces(filters).compare_to(before.filter_traces(filters), "traceback")
     total = sum(stat.size_diff for stat in diff)
@@ -90,7 +100,10 @@ def _library_line(traceback: tracemalloc.Traceback) -> str:
     return f"{frame.filename.rsplit('site-packages/', 1)[-1]}:{frame.lineno}"
 
 def main(argv: list[str]) -> None:
-    trio.run(_measure, int(argv[0]) if argv else 1000)
+    rss = "--rss" in argv
+    counts = [arg for arg in argv if arg != "--rss"]
+    raise_open_files_limit()
+    trio.run(_measure, int(counts[0]) if counts else 1000, rss)
 
 
 if __name__ == "__main__":
