@@ -107,7 +107,7 @@ class Deadlines:
         if reason is not None and deadline <= now:
             self._expire(reason)
             return None
-        return deadline
+        return None if deadline == math.inf else deadline  # inf: no deadline is left
 
     def _earliest(self, now: float) -> _Deadline:
         conn = self.conn
