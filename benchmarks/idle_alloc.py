@@ -20,7 +20,7 @@ import trio
 
 import trio_reactive as tr
 
-from .harness import LoadWorker
+from .harness import ROOT, LoadWorker
 from .model import protocol_for, respond
 from .stats import raise_open_files_limit, rss_bytes
 
@@ -97,7 +97,8 @@ def _library_line(traceback: tracemalloc.Traceback) -> str:
     frames = list(traceback)  # oldest first: the allocating line is the last
     ours = [frame for frame in frames if "trio_reactive" in frame.filename]
     frame = ours[-1] if ours else frames[-1]
-    return f"{frame.filename.rsplit('site-packages/', 1)[-1]}:{frame.lineno}"
+    name = frame.filename.rsplit("site-packages/", 1)[-1].removeprefix(f"{ROOT}/")
+    return f"{name}:{frame.lineno}"
 
 def main(argv: list[str]) -> None:
     rss = "--rss" in argv
