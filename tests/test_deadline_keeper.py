@@ -43,7 +43,7 @@ def _connection(
 
 
 async def _peer(stream: trio.abc.Stream, send: bytes = b"") -> None:
-    """Send ``send``, then read nothing until told to... or until the end: hang up at EOF."""
+    """Send ``send``, then read and drop everything until the end of input; then hang up."""
     if send:
         await stream.send_all(send)
     try:
