@@ -35,6 +35,7 @@ server CPU, reactive / blocking, per codec and rate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import queue
@@ -140,10 +141,11 @@ def run_sweep(
     seconds in between (for a progress bar).
     """
     common = ["--codec", codec, "--size", str(size)]
-    children = [_spawn("--role", "server", "--server", kind, *common) for kind in servers]
-    try:
+    # Leaving the stack closes each server's stdin, which ends it, and waits for it.
+    with contextlib.ExitStack() as stack:
         running = []
-        for kind, child in zip(servers, children, strict=True):
+        for kind in servers:
+            child = stack.enter_context(_spawn("--role", "server", "--server", kind, *common))
             assert child.stdout is not None
             port = json.loads(child.stdout.readline())["port"]
             running.append(f"{kind}:{port}:{child.pid}")
@@ -158,11 +160,6 @@ def run_sweep(
                     yield Step(**line)
         if client.returncode:
             raise RuntimeError(f"the {codec} flood client failed (exit {client.returncode})")
-    finally:
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.close()
-            child.wait()
 
 
 def measure(
