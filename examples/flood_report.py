@@ -100,7 +100,7 @@ def show(summaries: Sequence[Summary], size: int, seconds: float) -> None:
     from rich.table import Table
 
     def table(headers: list[str]) -> Table:
-        grid = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0, 0, 1),
+        grid = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0, 0, 0),
                      pad_edge=False)
         for header in headers:
             left = header in ("codec", "server")
@@ -121,12 +121,12 @@ def show(summaries: Sequence[Summary], size: int, seconds: float) -> None:
     console = Console()
     console.print(f"[bold]flood[/]: {size}-byte payload, {seconds:g} s per rate"
                   + (f", median of {runs} runs" if runs > 1 else "")
-                  + "; each side in its own process")
+                  + "; one process each")
     console.print(figures)
     wire = {s.codec: s.wire_bytes for s in summaries}
-    console.print("CPU: % of one core.  Latency: send to acknowledgement.  Bytes per "
-                  "message: " + ", ".join(f"{codec} {size}" for codec, size in wire.items()),
-                  highlight=False)
+    console.print("CPU: % of one core.  Latency: from send to acknowledgement.", highlight=False)
+    console.print("Bytes per message on the wire: "
+                  + ", ".join(f"{codec} {size}" for codec, size in wire.items()), highlight=False)
     floor = floors(summaries)
     if floor:
         ratios = table(["codec", "target\nmsg/s", "reactive\nCPU %", "blocking\nCPU %",
