@@ -47,6 +47,7 @@ from .callbacks import EventSink
 from .errors import BROKEN
 from .inbound import Inbound
 from .inline import InlineStage
+from .lazy import Latch
 from .lifecycle import Lifecycle, State
 from .outbox import Outbox
 from .peer import Peer
@@ -54,7 +55,7 @@ from .policies import Policies
 from .poller import Poller
 from .sources import PolledSource, StreamSource
 from .streamed import run_streamed_stage
-from .watchdog import Watchdog, check_heartbeat
+from .watchdog import Deadlines, check_heartbeat, keeper
 
 __all__ = ["Connection"]
 
@@ -78,7 +79,18 @@ class Connection:
     whole message must have arrived (a server's handshake deadline; see :mod:`.watchdog`).
     ``budget``: the server's total of buffered bytes this connection's queues count in (see
     :mod:`.budget`); None for a client.
+
+    Slotted, as an idle connection's own size counts many thousands of times over.
     """
+
+    __slots__ = (
+        "__weakref__", "_aborted", "_close_started", "_close_timeout", "_closed", "_deadlines",
+        "_goto", "_input_over", "_opened_by", "_reported", "_scope", "_task", "bytes_in",
+        "close_now", "closes_on_end_of_input", "closing", "config", "dropped_in", "emit",
+        "inbound", "lifecycle", "messages_in", "now", "outbox", "peer", "plan", "policies",
+        "read_at", "reading", "receive", "saw_end_of_input", "source", "stage", "stage_over",
+        "stream",
+    )
 
     def __init__(
         self,
@@ -119,16 +131,17 @@ class Connection:
         self.saw_end_of_input = False
         self.messages_in = self.bytes_in = self.dropped_in = 0
         #: Trio's clock (``trio.current_time`` without its lookups), and when input was last
-        #: read: stamped per read, for the watchdog.
+        #: read: stamped per read, for the deadline keeper.
         self.now = trio.lowlevel.current_clock().current_time
         self.read_at = self.now()
         self._opened_by = opened_by
+        self._deadlines: Deadlines | None = None
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
         self._goto: Any = _NO_GOTO
         self._close_timeout = config.close_timeout
-        self._input_over = trio.Event()
-        self._closed = trio.Event()
+        self._input_over = Latch()
+        self._closed = Latch()
         self._close_started = False
         self._aborted = False
         self._reported = False
@@ -167,8 +180,8 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
                 self.outbox.start(nursery.start_soon)
-                if Watchdog.wanted(self, self._opened_by):
-                    nursery.start_soon(Watchdog(self, self._opened_by).run)
+                if Deadlines.wanted(self, self._opened_by):
+                    self._deadlines = keeper().file(self, self._opened_by)
                 try:
                     await self._run_stages()
                 except BROKEN as exc:
@@ -181,6 +194,9 @@ class Connection:
             self.end(DisconnectReason.ABORTED, None if _is_cancelled(exc) else exc)
             raise
         finally:
+            if self._deadlines is not None:
+                self._deadlines.leave()
+                self._deadlines = None
             if not self._closed.is_set():
                 self.outbox.abandon()
                 with trio.CancelScope(shield=True):

@@ -36,6 +36,7 @@ import trio
 from ..config import Config, RetryPolicy
 from ..errors import ConnectionClosed, EncodeError, QueueFull
 from .budget import Share
+from .lazy import Lot
 from .queue import BatchQueue
 from .retry import Outcome, wait_for_room
 
@@ -116,12 +117,12 @@ class Outbox:
         self._on_broken = on_broken
         self._in_flight: deque[_Item] = deque()
         self._flight_written = 0
-        self._progress = trio.lowlevel.ParkingLot()
+        self._progress = Lot()
         self._writer_running = False
         self._writer_scope = trio.CancelScope()
         #: Senders waiting for room, oldest first: nobody overtakes them.
-        self._waiting: deque[_Waiting] = deque()
-        self._turn = trio.lowlevel.ParkingLot()
+        self._waiting: list[_Waiting] = []  # few: a deque's first block is 600 bytes
+        self._turn = Lot()
         self._spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None
         self._encode: Callable[[Any], bytes] = _no_stage
         self._encode_batch: Callable[[Sequence[Any]], bytes] = _no_stage
@@ -319,7 +320,7 @@ class Outbox:
     def _force_waiting(self) -> None:
         """Queue every waiting sender's buffer, in order, whatever the capacity."""
         while self._waiting:
-            entry = self._waiting.popleft()
+            entry = self._waiting.pop(0)
             entry.done = True
             self.offer(entry.data, entry.count, force=True)
         self._turn.unpark_all()

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-import trio
-
 from .budget import Share
+from .lazy import Lot
 
 __all__ = ["BatchQueue"]
 
@@ -53,8 +52,8 @@ class BatchQueue(Generic[T]):
         self.weight = 0
         self.size = 0
         self.closed = False
-        self._not_empty = trio.lowlevel.ParkingLot()
-        self._not_full = trio.lowlevel.ParkingLot()
+        self._not_empty = Lot()
+        self._not_full = Lot()
         self._share = share
 
     @property
