@@ -169,14 +169,16 @@ class _Breaks:
         self.looks = 0
         self.aborted: list[tuple[REASON, BaseException | None]] = []
 
+    share = None  # no server budget
+
     @property
     def inbound(self) -> Any:
-        self.looks += 1
-        if self.looks > 1:
-            raise RuntimeError("a look that breaks")
         return self
 
     def unhandled(self) -> bool:
+        self.looks += 1  # asked once a look
+        if self.looks > 1:
+            raise RuntimeError("a look that breaks")
         return False
 
     def abort(self, reason: REASON, error: BaseException | None = None) -> None:
