@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 import trio_reactive as tr
 from tests.defect_support import REPLIES, REQUESTS, Answer, Ask, Pushed, RawPeer
-from tests.engine_support import CODECS, start_server
+from tests.engine_support import CODECS, Recorder, start_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -158,3 +159,73 @@ async def test_the_input_error_reply_to_an_oversize_frame_arrives_under_a_flood(
 
 def _echo(peer: tr.Peer, message: Any) -> Answer:
     return Answer(message.n)
+
+
+# -- how long a close waits for a quiet peer ------------------------------------------------
+
+
+async def _answer_late(quiet: float | None, late: float) -> tuple[bool, float]:
+    """The server closes after its first reply; the peer answers ``late`` seconds after the
+    server's EOF, then ends its own side.  Whether that answer found the stream open, and when
+    the server's connection ended."""
+    events = Recorder()
+    proto = tr.Protocol(client=REQUESTS, server=REPLIES, codec=CODECS["textual"])
+
+    def once(peer: tr.Peer, message: Ask) -> Answer:
+        peer.close()
+        return Answer(message.n)
+
+    config = tr.Config(close_quiet=quiet, handshake_timeout=None)
+    ended_at: list[float] = []
+
+    def on_event(event: tr.Event) -> None:
+        if isinstance(event, tr.Disconnected):
+            ended_at.append(trio.current_time())
+        events(event)
+
+    async with trio.open_nursery() as nursery:
+        server = await start_server(nursery, proto, once, config=config, on_event=on_event)
+        ours, theirs = trio.testing.memory_stream_pair()
+        await server.serve_stream(ours)
+        await theirs.send_all(b'{"Ask":{"n":1}}\n')
+        received = b""
+        while chunk := await theirs.receive_some():
+            received += chunk  # the answer, then the server's EOF
+        assert received == b'{"Answer":{"n":1}}\n'
+        await trio.sleep(late)
+        try:
+            await theirs.send_all(b'{"Ask":{"n":2}}\n')
+            await theirs.send_eof()
+            open_then = True
+        except trio.BrokenResourceError:
+            open_then = False
+        await events.wait_for(tr.Disconnected)
+        await server.shutdown()
+    return open_then, ended_at[0]
+
+
+async def test_a_peer_that_answers_within_close_quiet_is_read_to_its_end(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(30):
+        open_then, ended = await _answer_late(quiet=2.0, late=1.5)
+    assert open_then  # still drained: the peer's late answer is read, not reset
+    assert 1.5 <= ended < 2.0  # ended by the peer's EOF, not by the quiet
+
+
+async def test_a_peer_quiet_for_longer_than_close_quiet_is_not_waited_for(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(30):
+        open_then, ended = await _answer_late(quiet=0.5, late=1.5)
+    assert not open_then
+    assert 0.5 <= ended < 1.5
+
+
+async def test_without_close_quiet_only_close_timeout_bounds_the_wait(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(30):
+        open_then, ended = await _answer_late(quiet=None, late=8.0)
+    assert open_then
+    assert 8.0 <= ended < 10.0  # close_timeout is 10 s

@@ -183,6 +183,12 @@ class Config:
     ``close_timeout``: closing flushes what is queued and gives up only when the peer takes
     nothing for this long (python-websockets waits 10 s too), then reads and drops the peer's
     input for at most this long until its EOF, so that closing never resets the connection.
+    ``close_quiet``: while it waits for that EOF, input quiet for this long is taken as over
+    and the connection closes without it (nginx's ``lingering_timeout`` is 5 s).  A peer that
+    still answers after it, a server stalled on a busy machine, is answering a closed socket:
+    its kernel resets the connection under it, and what it had not read yet is lost.  Longer
+    is safer; it is what leaving a client's block costs at most when the peer does not close
+    in turn (``None``: only ``close_timeout`` bounds the wait).
 
     Timeouts are in seconds; ``None`` turns one off.  ``connect_timeout`` bounds each connect
     attempt of a client, TCP connect and TLS handshake together.  ``handshake_timeout`` bounds
@@ -213,6 +219,7 @@ class Config:
     max_message_size: int = attrs.field(default=1 << 20, validator=_at_least(1))
     receive_size: int = attrs.field(default=65536, validator=_at_least(1))
     close_timeout: float = attrs.field(default=10.0, validator=_seconds)
+    close_quiet: float | None = attrs.field(default=2.0, validator=_timeout)
     incoming_retry: RetryPolicy = attrs.field(factory=RetryPolicy.wait)
     outgoing_retry: RetryPolicy = attrs.field(factory=RetryPolicy.wait)
     connect_retry: RetryPolicy = attrs.field(factory=RetryPolicy.do_not_retry)

@@ -15,7 +15,8 @@ A stage ends when its processor calls ``peer.goto`` (or ends, with a router), an
 stage gets every byte read but not handled (:meth:`Inbound.unconsumed`), framed afresh by its
 own codec.  The connection ends in one way only, :meth:`Connection.close`: flush what is queued
 (giving up only when the peer takes nothing for ``close_timeout``), shut the write side, read
-and drop the peer's input until its EOF (bounded by ``close_timeout``), close.  It never closes
+and drop the peer's input until its EOF (bounded by ``close_timeout``, or until it has been
+quiet for ``close_quiet``), close.  It never closes
 with unread input in a way that makes the kernel reset the connection and destroy replies
 already written.  ``Connected`` and ``Disconnected`` fire exactly once, when they happen.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -65,8 +67,6 @@ _NO_GOTO: Any = object()
 #: How long closing the stream itself (a TLS close_notify) may take.
 _STREAM_CLOSE_TIMEOUT = 1.0
 _DISCONNECT_EVENT_TIMEOUT = 5.0
-#: While closing, input quiet for this long is taken as over (no EOF needed to close safely).
-_DRAIN_QUIET = 0.5
 
 
 class Connection:
@@ -446,12 +446,13 @@ class Connection:
 
     async def _discard_input(self) -> None:
         """Read and drop the peer's input while closing, until its EOF or until it has been
-        quiet for a moment: unread input would make the kernel reset the connection when it
-        closes, destroying what was written and not yet read by the peer."""
+        quiet for ``close_quiet``: unread input would make the kernel reset the connection when
+        it closes, destroying what was written and not yet read by the peer."""
         size = self.config.receive_size
+        quiet_for = math.inf if self.config.close_quiet is None else self.config.close_quiet
         try:
             while True:
-                with trio.move_on_after(_DRAIN_QUIET) as quiet:
+                with trio.move_on_after(quiet_for) as quiet:
                     data = await self.receive(size)
                 if quiet.cancelled_caught or not data:
                     break  # a peer that sends nothing more cannot be reset by our close
