@@ -67,7 +67,7 @@ class Decoder:
                 messages = [self._decode_one(payload)]
             except Exception:
                 messages = self.decode_frames([payload])  # the DecodeError the batch way makes
-            return Decoded(messages, None, self.framer.region, len(data))
+            return Decoded(messages, None, bytes(data), len(data))
         return self._decode_read(data)
 
     def _decode_read(self, data: bytes | bytearray) -> Decoded:

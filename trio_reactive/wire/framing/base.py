@@ -70,15 +70,10 @@ class FramerBase(ABC):
 
     def lone(self, data: bytes | bytearray) -> bytes | None:
         """The payload when ``data`` is exactly one whole frame and nothing is kept (the read
-        of a request/response peer), with the bookkeeping ``feed`` would leave; else None, and
-        nothing changed: ``feed`` it then.  A framer with no such shortcut always says None."""
+        of a request/response peer), else None: ``feed`` it then.  Only a look: the framer
+        is left as it is (nothing kept before, nothing after; ``region`` and ``end`` still
+        describe the last ``feed``).  A framer with no such shortcut always says None."""
         return None
-
-    def _whole(self, data: bytes) -> None:
-        """``data``, one whole frame, was framed by :meth:`lone`."""
-        self._new_at = 0
-        self.region = data
-        self.end = len(data)
 
     @property
     def pending(self) -> bytes:

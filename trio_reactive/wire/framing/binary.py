@@ -36,7 +36,6 @@ class FixedFramer(FramerBase):
     def lone(self, data: bytes | bytearray) -> bytes | None:
         if self._kept or len(data) != self.size or type(data) is not bytes:
             return None
-        self._whole(data)
         return data
 
     def feed_block(self, data: bytes | bytearray) -> bytes:
@@ -102,7 +101,6 @@ class LengthPrefixedFramer(FramerBase):
         (size,) = LENGTH.unpack_from(data)
         if size + PREFIX_SIZE != len(data) or size > self.max_message_size:
             return None
-        self._whole(data)
         return data[PREFIX_SIZE:]
 
     def feed(self, data: bytes | bytearray) -> list[bytes]:

@@ -48,7 +48,6 @@ class LineFramer(FramerBase):
             or not 1 < len(data) <= self.max_message_size + 1
         ):
             return None
-        self._whole(data)
         return data[:-1]
 
     def feed(self, data: bytes | bytearray) -> list[bytes]:
