@@ -45,6 +45,11 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         "items are batches",
     ),
     Implementation(
+        "trio-poller", "bare_trio_poller", "serve", (),
+        "bare trio, one shared poller task: one epoll, every ready socket served inline, none "
+        "of the library's guarantees (the design trio_reactive's poller is measured against)",
+    ),
+    Implementation(
         "asyncio", "asyncio_streams", "serve", (),
         "asyncio streams on the default event loop: read(64 KiB), write + drain per read",
     ),
