@@ -40,6 +40,10 @@ class ProtocolSide:
     codec: CompiledCodec
     processor_error: Callable[[BaseException], Any] | None
     input_error: Callable[[Exception], Any] | None
+    #: ``outbound`` as a set, for the per-reply test of a sync handler's return (made once).
+    sends: frozenset[type] = attrs.field(
+        init=False, default=attrs.Factory(lambda side: frozenset(side.outbound), takes_self=True)
+    )
 
 
 @attrs.frozen(eq=False)

@@ -24,6 +24,7 @@ already written.  ``Connected`` and ``Disconnected`` fire exactly once, when the
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -485,8 +486,10 @@ class Connection:
         self._scope = None
 
 
+@functools.lru_cache(maxsize=64)
 def _frame_counter(mirror: CompiledCodec) -> Callable[[bytes], int]:
-    """How many whole frames a prefix of what this end wrote holds (the other end's codec)."""
+    """How many whole frames a prefix of what this end wrote holds (the other end's codec);
+    one per codec, shared by every connection."""
 
     def count(data: bytes) -> int:
         return len(mirror.decoder().decode(data).messages)

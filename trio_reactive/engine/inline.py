@@ -50,7 +50,7 @@ class InlineStage:
         self._conn = connection
         self._handler = stage.processor.function
         self._declared = stage.side.outbound
-        self._outbound = frozenset(stage.side.outbound)
+        self._outbound = stage.side.sends
         self._frames = connection.outbox.frames
         self._capacity = connection.config.outgoing_capacity_bytes
         #: Reply bytes per handled message, from the last slice with replies (None: unknown).

@@ -115,7 +115,9 @@ class Outbox:
         #: writes nothing.
         self._fd = self._raw.fileno() if self._raw is not None else -1
         self._on_broken = on_broken
-        self._in_flight: deque[_Item] = deque()
+        #: What the writer is writing; made by the writer when it first runs (most connections'
+        #: writes never need it: an idle connection should not hold one).
+        self._in_flight: deque[_Item] | None = None
         self._flight_written = 0
         self._progress = Lot()
         self._writer_running = False
@@ -371,9 +373,12 @@ class Outbox:
                     items = await self._queue.take_all(hold=True)
                     if not items:
                         return
-                    self._in_flight.extend(items)
-                    while self._in_flight:
-                        await self._write_group()
+                    flight = self._in_flight
+                    if flight is None:
+                        flight = self._in_flight = deque()
+                    flight.extend(items)
+                    while flight:
+                        await self._write_group(flight)
                     await trio.lowlevel.checkpoint()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._on_broken(exc)
@@ -381,11 +386,11 @@ class Outbox:
             self._writer_running = False
             self._progress.unpark_all()
 
-    async def _write_group(self) -> None:
+    async def _write_group(self, flight: deque[_Item]) -> None:
         """Write the first in-flight buffers, joined (at most about 4 MiB), to the end."""
         parts: list[bytes] = []
         size = 0
-        for data, start, _, _ in self._in_flight:
+        for data, start, _, _ in flight:
             if parts and size + len(data) - start > _MAX_WRITE:
                 break
             part = data[start:] if start else data
@@ -414,6 +419,7 @@ class Outbox:
         self.progress_at = self._now()
         written += self._flight_written
         flight = self._in_flight
+        assert flight is not None  # the writer is writing
         while flight:
             data, start, count, _ = flight[0]
             left = len(data) - start
@@ -454,15 +460,16 @@ class Outbox:
         """Stop writing now; count every message not wholly taken by the kernel as unsent."""
         self._queue.close()
         self._writer_scope.cancel()
-        items = [*self._in_flight, *self._queue.take_all_held()]
+        flight = self._in_flight or deque()
+        items = [*flight, *self._queue.take_all_held()]
         self._queue.clear()
         unsent = 0
         for index, (data, start, count, count_frames) in enumerate(items):
-            done = start + (self._flight_written if index == 0 and self._in_flight else 0)
+            done = start + (self._flight_written if index == 0 and flight else 0)
             whole = min(count, count_frames(data[:done])) if done else 0
             self.messages_out += whole
             unsent += count - whole
-        self._in_flight.clear()
+        flight.clear()
         self._flight_written = 0
         self.replies.clear()
         self.unsent += unsent
