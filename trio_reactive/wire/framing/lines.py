@@ -42,8 +42,7 @@ class LineFramer(FramerBase):
             self._kept
             or self.keep_endings
             or type(data) is not bytes
-            or not data.endswith(b"\n")
-            or data.count(b"\n") != 1
+            or data.find(b"\n") != len(data) - 1  # the first newline ends it: one line
             or b"\r" in data
             or not 1 < len(data) <= self.max_message_size + 1
         ):
