@@ -136,3 +136,16 @@ __all__ = [
     "shapes_of",
     "start_server",
 ]
+
+
+async def first_ping_fails(proto: Any, processor: Any, events: Recorder) -> None:
+    """Send ``Ping(1)`` (whose reply the processor cannot make) and ``Ping(2)``: only the second
+    is answered, with ``Pong(2, 0)``, and the connection goes on."""
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, proto, processor, on_event=events)
+            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
+                await conn.send(Ping(1))
+                await conn.send(Ping(2))
+                assert await conn.receive() == Pong(2, 0)
+            await server.shutdown()

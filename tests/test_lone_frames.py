@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
 import trio_reactive as tr
-from tests.engine_support import Ping, Pong, Recorder, protocol, start_server
+from tests.engine_support import Ping, Pong, Recorder, first_ping_fails, protocol
 from tests.strategies import messages
 from tests.test_codecs import CASES, FAST, SIDES, compiled
 from trio_reactive.errors import DecodeError
@@ -137,14 +136,6 @@ async def test_a_lone_reply_that_cannot_be_encoded_is_reported_and_the_next_goes
         return Pong(message.n, 2**70 if message.n == 1 else 0)  # too big for every codec's int
 
     events = Recorder()
-    proto = protocol(codec)
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, proto, respond, on_event=events)
-            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
-                await conn.send(Ping(1))
-                await conn.send(Ping(2))
-                assert await conn.receive() == Pong(2, 0)
-            await server.shutdown()
+    await first_ping_fails(protocol(codec), respond, events)
     (error,) = events.of(tr.ProcessorError)
     assert isinstance(error.error, tr.EncodeError)

@@ -14,6 +14,7 @@ from tests.engine_support import (
     Ping,
     Pong,
     Recorder,
+    first_ping_fails,
     protocol,
     raw_connect,
     read_until_eof,
@@ -29,15 +30,7 @@ async def test_a_wrong_reply_is_a_processor_error_not_a_crash(wrong: Any) -> Non
         return wrong if message.n == 1 else Pong(message.n, 0)
 
     events = Recorder()
-    proto = protocol("textual")
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, proto, confused, on_event=events)
-            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
-                await conn.send(Ping(1))
-                await conn.send(Ping(2))
-                assert await conn.receive() == Pong(2, 0)
-            await server.shutdown()
+    await first_ping_fails(protocol("textual"), confused, events)
     (error,) = events.of(tr.ProcessorError)
     assert isinstance(error.error, tr.EncodeError)
     assert "expected one of the messages this side sends (Pong, Quit)" in str(error.error)
