@@ -10,7 +10,16 @@ import trio
 import trio.testing
 
 import trio_reactive as tr
-from tests.engine_support import PROCESSORS, Ping, Pong, Quit, Recorder, protocol, raw_connect
+from tests.engine_support import (
+    PROCESSORS,
+    Ping,
+    Pong,
+    Quit,
+    Recorder,
+    protocol,
+    raw_connect,
+    read_until_eof,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -83,3 +92,40 @@ def test_the_snapshot_is_frozen_and_documented() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         stats.messages_in = 1  # type: ignore[misc]
     assert tr.ServerStats.__doc__
+
+
+@pytest.mark.parametrize("shape", sorted(PROCESSORS))
+@pytest.mark.parametrize("reads", ["one read", "a read each"])
+async def test_a_bad_frame_is_reported_and_not_counted_as_a_message(shape: str, reads: str) -> None:
+    """Every processor shape counts the same: two good lines in, one bad line reported.
+
+    A sync handler meets a lone bad frame on its one-frame shortcut and a bad frame inside a
+    batch on the batch way; a stream processor never sees one.  None of them is a message in.
+    """
+    events = Recorder()
+    lines = [b'{"Ping":{"n":1}}\n', b"not json\n", b'{"Ping":{"n":2}}\n']
+    with trio.fail_after(10):
+        async with tr.open_server(
+            protocol(), PROCESSORS[shape], host="127.0.0.1", on_event=events
+        ) as server:
+            stream = await raw_connect(server.port)
+            replies = b""
+            if reads == "one read":
+                await stream.send_all(b"".join(lines))
+            else:
+                for line in lines:
+                    await stream.send_all(line)
+                    if line.startswith(b"not"):  # read alone: reported before the next one
+                        await events.wait_for(tr.InputError)
+                    else:
+                        replies += await stream.receive_some()  # its reply, one whole line
+            await stream.send_eof()
+            replies += await read_until_eof(stream)
+            await stream.aclose()
+            await _settled(events, 1)
+            stats = server.stats
+    assert replies == b'{"Pong":{"n":1,"at":2}}\n{"Pong":{"n":2,"at":4}}\n'
+    assert stats.input_errors == 1
+    assert stats.messages_in == 2
+    assert stats.messages_out == 2
+    assert [event.stats.messages_in for event in events.of(tr.PeerLeft)] == [2]

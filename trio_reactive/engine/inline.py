@@ -155,8 +155,8 @@ class InlineStage:
             if conn.stage_over and reply is not None:
                 conn.outbox.replies.append(reply)
                 reply = None
+            conn.messages_in += 1  # a bad frame is reported, not counted as a message
         self._handled = 1
-        self._conn.messages_in += 1
         self._conn.inbound.consumed = 1
         return reply
 
@@ -252,6 +252,7 @@ class InlineStage:
             trouble = exc
         consumed = stop - operator.length_hint(remaining)
         self._handled = consumed - start
-        conn.messages_in += self._handled
+        # A bad frame is consumed and reported, not counted as a message (as a stream does).
+        conn.messages_in += self._handled - (type(trouble) is DecodeError)
         inbound.consumed = consumed
         return trouble
