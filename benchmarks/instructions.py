@@ -1,15 +1,24 @@
-"""Instructions per request, counted by valgrind: ``python -m benchmarks.instructions``.
+"""Instructions per message, counted by valgrind: ``python -m benchmarks.instructions``.
 
 Timings on a shared machine swing by 30% from run to run; the instructions a server executes
-per request do not.  Each server runs under ``valgrind --tool=callgrind`` (Debian's
+per message do not.  Each server runs under ``valgrind --tool=callgrind`` (Debian's
 ``valgrind`` package), the client in this process opens the connections and warms them, the
-counters are zeroed, then every connection does ``--requests`` round trips of ping-pong (one
-message in flight each, all driven by one epoll loop), and the counters are dumped.  Reported:
-user-space instructions per request, and the ratio to the first implementation.  The system
-calls themselves (the kernel's work) are not counted: ``strace -c -f -p PID`` counts those.
+counters are zeroed, the scenario runs, and the counters are dumped:
+
+* ``pingpong``: every connection does ``--requests`` round trips (one message in flight each,
+  all driven by one epoll loop);
+* ``flood`` and ``echo``: ``--messages`` on one connection, as the benchmark's scenarios of
+  those names send them (only the last answered, or every one).
+
+Reported: user-space instructions per message, and the ratio to the first implementation.
+``--cache`` also simulates the caches and reports first-level misses per message, so that a
+path executing fewer instructions but touching more memory shows it.  The system calls
+themselves (the kernel's work) are not counted: ``strace -c -f -p PID`` counts those.
 
     python -m benchmarks.instructions --codecs fixed --connections 1,200 --requests 20 \\
         --implementations trio_reactive,trio-poller,asyncio,uvloop
+    python -m benchmarks.instructions --scenarios flood,echo --codecs fixed --cache \\
+        --implementations trio_reactive,trio
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
-from .load import _open_many, ping_frames
+from .load import _open_many, echo_on, flood_on, ping_frames
 from .model import REPLY
 from .peers import by_name
 from .stats import raise_open_files_limit
@@ -35,14 +45,29 @@ from .wire import WireCodec, client_wire
 __all__ = ["count"]
 
 
-def count(implementation: str, codec: str, connections: int, requests: int) -> float:
-    """Instructions the server ``implementation`` executes per ping-pong request."""
+#: callgrind's cache simulation: first-level misses (instruction, data read, data write).
+CACHE_EVENTS = ("I1mr", "D1mr", "D1mw")
+
+
+def count(
+    implementation: str,
+    codec: str,
+    connections: int,
+    requests: int,
+    *,
+    scenario: str = "pingpong",
+    cache: bool = False,
+) -> dict[str, float]:
+    """callgrind's events per message (``Ir``: instructions; with ``cache``, the misses of
+    :data:`CACHE_EVENTS` too) that the server ``implementation`` spends on ``scenario``."""
     by_name(implementation)  # an unknown name fails here, not inside valgrind
+    drive = SCENARIOS[scenario]  # an unknown scenario fails here too
     wire = client_wire(codec)
     with tempfile.TemporaryDirectory() as directory:
         out = os.path.join(directory, "callgrind.out")
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+             *(["--cache-sim=yes"] if cache else []),
              sys.executable, "-m", "benchmarks.serve", implementation, codec],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
@@ -53,7 +78,7 @@ def count(implementation: str, codec: str, connections: int, requests: int) -> f
             _round_trips(socks, wire, 2)  # warm: every connection served a few times
             subprocess.run(["callgrind_control", "-z", str(server.pid)], capture_output=True,
                            check=True)
-            _round_trips(socks, wire, requests)
+            drive(socks, wire, requests)
             subprocess.run(["callgrind_control", "-d", str(server.pid)], capture_output=True,
                            check=True)
             for sock in socks:
@@ -63,8 +88,9 @@ def count(implementation: str, codec: str, connections: int, requests: int) -> f
             server.kill()
             server.wait()
         dumps = sorted(glob.glob(out + ".*"), key=os.path.getmtime)
-        total = _total(dumps[-1])
-    return total / (connections * requests)
+        totals = _totals(dumps[-1])
+    messages = connections * requests if scenario == "pingpong" else requests
+    return {event: value / messages for event, value in totals.items()}
 
 
 def _round_trips(socks: list[socket.socket], wire: WireCodec, each: int) -> None:
@@ -92,19 +118,44 @@ def _round_trips(socks: list[socket.socket], wire: WireCodec, each: int) -> None
         poller.close()
 
 
-def _total(dump: str) -> int:
+#: What one ``--scenarios`` entry drives on the open, warmed connections, ``(socks, wire, n)``:
+#: ``n`` requests on each (ping-pong), or ``n`` messages on the one connection (flood, echo).
+SCENARIOS: dict[str, Callable[[list[socket.socket], WireCodec, int], None]] = {
+    "pingpong": _round_trips,
+    "flood": lambda socks, wire, n: _blocking(socks[0], flood_on, wire, n),
+    "echo": lambda socks, wire, n: _blocking(socks[0], echo_on, wire, n),
+}
+
+
+def _blocking(
+    sock: socket.socket, job: Callable[[socket.socket, WireCodec, int], None],
+    wire: WireCodec, n: int,
+) -> None:
+    sock.setblocking(True)  # the warm-up's round trips left it non-blocking
+    job(sock, wire, n)
+
+def _totals(dump: str) -> dict[str, int]:
+    """The dump's totals by event name (``Ir`` first, then what ``events:`` lists)."""
+    names: list[str] = []
     with open(dump) as lines:
         for line in lines:
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
+            if line.startswith("events:"):
+                names = line.split()[1:]
+            elif line.startswith(("summary:", "totals:")) and names:
+                return dict(zip(names, map(int, line.split()[1:]), strict=True))
     raise ValueError(f"{dump}: no instruction total")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default="pingpong", help="pingpong,flood,echo")
     parser.add_argument("--codecs", default="textual,fixed,variable")
-    parser.add_argument("--connections", default="1,200")
-    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--connections", default="1,200", help="ping-pong only")
+    parser.add_argument("--requests", type=int, default=20,
+                        help="ping-pong round trips per connection (x100 on one connection)")
+    parser.add_argument("--messages", type=int, default=100_000, help="flood and echo")
+    parser.add_argument("--cache", action="store_true",
+                        help="simulate the caches: first-level misses per message too")
     parser.add_argument("--implementations", default="trio_reactive,trio-poller,asyncio,uvloop")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
@@ -112,17 +163,35 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     raise_open_files_limit()
     names = args.implementations.split(",")
-    print(f"user-space instructions per request (ratio to {names[0]}); "
-          f"{args.requests} round trips per connection")
-    for codec in args.codecs.split(","):
-        for connections in map(int, args.connections.split(",")):
-            requests = args.requests if connections > 1 else args.requests * 100
-            counts = {name: count(name, codec, connections, requests) for name in names}
-            first = counts[names[0]]
-            cells = "  ".join(f"{name} {value:,.0f} ({value / first:.2f}x)"
-                              for name, value in counts.items())
-            print(f"{codec:8s} {connections:5d} connections  {cells}", flush=True)
+    print(f"user-space instructions per message (ratio to {names[0]})"
+          + ("; first-level cache misses (I1mr, D1mr, D1mw) per message" if args.cache else ""))
+    for scenario in args.scenarios.split(","):
+        for codec in args.codecs.split(","):
+            for connections, requests in _runs(scenario, args):
+                counts = {
+                    name: count(name, codec, connections, requests, scenario=scenario,
+                                cache=args.cache)
+                    for name in names
+                }
+                print(f"{scenario:8s} {codec:8s} {connections:5d} connections  "
+                      + "  ".join(_cell(name, value, counts[names[0]], args.cache)
+                                  for name, value in counts.items()), flush=True)
     return 0
+
+
+def _runs(scenario: str, args: argparse.Namespace) -> list[tuple[int, int]]:
+    """(connections, requests) for each row: ping-pong on each size, flood and echo on one."""
+    if scenario != "pingpong":
+        return [(1, args.messages)]
+    return [(n, args.requests if n > 1 else args.requests * 100)
+            for n in map(int, args.connections.split(","))]
+
+
+def _cell(name: str, value: dict[str, float], first: dict[str, float], cache: bool) -> str:
+    cell = f"{name} {value['Ir']:,.0f} ({value['Ir'] / first['Ir']:.2f}x)"
+    if cache:
+        cell += " [" + "/".join(f"{value[event]:,.0f}" for event in CACHE_EVENTS) + "]"
+    return cell
 
 
 if __name__ == "__main__":

@@ -80,28 +80,38 @@ def _send_stream(sock: socket.socket, wire: WireCodec, total: int, flags: int) -
 
 def flood(address: Address, codec: str, count: int) -> dict[str, float]:
     """One-way: ``count`` messages, only the last answered; timed until that answer."""
-    wire = client_wire(codec)
-    with _connect(address) as sock:
-        _warm(sock, wire)
-        start = time.perf_counter()
-        _send_stream(sock, wire, count, QUIET)
-        _await_replies(sock, wire.counter())
-        elapsed = time.perf_counter() - start
-    return {"msgs_per_s": count / elapsed}
+    return _timed(address, codec, flood_on, count)
 
 
 def echo(address: Address, codec: str, count: int) -> dict[str, float]:
     """Pipelined request/response: a thread writes, this one counts the replies."""
+    return _timed(address, codec, echo_on, count)
+
+
+def _timed(
+    address: Address, codec: str, job: Callable[[socket.socket, WireCodec, int], None], count: int
+) -> dict[str, float]:
     wire = client_wire(codec)
     with _connect(address) as sock:
         _warm(sock, wire)
-        sender = threading.Thread(target=_send_stream, args=(sock, wire, count, REPLY))
         start = time.perf_counter()
-        sender.start()
-        _await_replies(sock, wire.counter(), count)
+        job(sock, wire, count)
         elapsed = time.perf_counter() - start
-        sender.join()
     return {"msgs_per_s": count / elapsed}
+
+
+def flood_on(sock: socket.socket, wire: WireCodec, count: int) -> None:
+    """The flood on an open connection: ``count`` one-way pings, the last one answered."""
+    _send_stream(sock, wire, count, QUIET)
+    _await_replies(sock, wire.counter())
+
+
+def echo_on(sock: socket.socket, wire: WireCodec, count: int) -> None:
+    """The echo on an open connection: a thread writes ``count`` pings, every one answered."""
+    sender = threading.Thread(target=_send_stream, args=(sock, wire, count, REPLY))
+    sender.start()
+    _await_replies(sock, wire.counter(), count)
+    sender.join()
 
 
 class Window:

@@ -7,6 +7,7 @@ valgrind is missing.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -34,13 +35,41 @@ def test_every_connection_does_its_round_trips(codec: str) -> None:
         server.stop()
 
 
-def test_the_dump_total_is_read(tmp_path: Path) -> None:
+def test_the_dump_totals_are_read_by_event(tmp_path: Path) -> None:
     dump = tmp_path / "callgrind.out.1"
     dump.write_text("version: 1\ncmd: python\nevents: Ir\nsummary: 123456\n")
-    assert instructions._total(str(dump)) == 123456
+    assert instructions._totals(str(dump)) == {"Ir": 123456}
+    dump.write_text("events: Ir Dr Dw I1mr D1mr D1mw\ntotals: 100 40 20 3 2 1\n")
+    assert instructions._totals(str(dump)) == {
+        "Ir": 100, "Dr": 40, "Dw": 20, "I1mr": 3, "D1mr": 2, "D1mw": 1
+    }
     dump.write_text("events: Ir\n")
     with pytest.raises(ValueError, match="no instruction total"):
-        instructions._total(str(dump))
+        instructions._totals(str(dump))
+
+
+@pytest.mark.parametrize("scenario", ["flood", "echo"])
+def test_the_one_connection_scenarios_end_once_their_replies_are_in(scenario: str) -> None:
+    server = ServerProcess("trio_reactive", "fixed")
+    try:
+        server.wait_ready()
+        wire = client_wire("fixed")
+        socks = _open_many(server.address, wire, 1)
+        instructions._round_trips(socks, wire, 2)  # the warm-up, as before a count
+        instructions.SCENARIOS[scenario](socks, wire, 5000)  # returns once answered
+        socks[0].close()
+    finally:
+        server.stop()
+
+
+def test_each_row_names_its_connections_and_messages() -> None:
+    parsed = argparse.Namespace(connections="1,200", requests=20, messages=1000)
+    assert instructions._runs("pingpong", parsed) == [(1, 2000), (200, 20)]
+    assert instructions._runs("flood", parsed) == [(1, 1000)]
+    first = {"Ir": 100.0, "I1mr": 1.0, "D1mr": 2.0, "D1mw": 3.0}
+    other = {"Ir": 150.0, "I1mr": 4.0, "D1mr": 5.0, "D1mw": 6.0}
+    assert instructions._cell("b", other, first, cache=False) == "b 150 (1.50x)"
+    assert instructions._cell("b", other, first, cache=True) == "b 150 (1.50x) [4/5/6]"
 
 
 def test_without_valgrind_it_says_what_to_install(
