@@ -80,6 +80,7 @@ class Outbox:
         "_queue",
         "_raw",
         "_spawn",
+        "_stamp_idle",
         "_stream",
         "_turn",
         "_waiting",
@@ -142,6 +143,9 @@ class Outbox:
         #: the idle and write timeouts measure from (stamped per write, never per message).
         self._now = trio.lowlevel.current_clock().current_time  # trio's clock, minus a lookup
         self.progress_at = self._now()
+        #: Whether a write that leaves the outbox idle is stamped too: only the idle timeout
+        #: and the heartbeat look at an idle outbox's stamp (the write timeout does not).
+        self._stamp_idle = config.idle_timeout is not None or config.heartbeat_interval is not None
 
     # ------------------------------------------------------------------ set-up
 
@@ -215,7 +219,6 @@ class Outbox:
             return False
         written = 0
         if not (queue.weight or queue.size or self._in_flight):
-            self.progress_at = self._now()  # idle until now: no write is late yet
             if self._fd >= 0:
                 try:
                     written = os.write(self._fd, data)
@@ -225,7 +228,10 @@ class Outbox:
                     self.bytes_out += written
                     if written == len(data):
                         self.messages_out += count
+                        if self._stamp_idle:
+                            self.progress_at = self._now()
                         return True
+            self.progress_at = self._now()  # idle until now: no write is late yet
         item = (data, written, count, self._count_frames)
         if not queue.put_nowait(item, count, len(data) - written):
             # Taken in part, it must go on whatever the capacity, to keep the stream whole.

@@ -67,7 +67,8 @@ class Decoder:
                 messages = [self._decode_one(payload)]
             except Exception:
                 messages = self.decode_frames([payload])  # the DecodeError the batch way makes
-            return Decoded(messages, None, bytes(data), len(data))
+            region = data if type(data) is bytes else bytes(data)  # kept: never a bytearray
+            return Decoded(messages, None, region, len(data))
         return self._decode_read(data)
 
     def _decode_read(self, data: bytes | bytearray) -> Decoded:
