@@ -11,8 +11,10 @@ counters are zeroed, the scenario runs, and the counters are dumped:
   those names send them (only the last answered, or every one).
 
 Reported: user-space instructions per message, and the ratio to the first implementation.
-``--cache`` also simulates the caches and reports first-level misses per message, so that a
-path executing fewer instructions but touching more memory shows it.  The system calls
+``--cache`` also simulates the caches and reports first-level misses per message, and
+``--branches`` the branch predictor (indirect branches, mispredictions), so that a path
+executing fewer instructions but touching more memory, or taking more hard-to-predict steps
+(each Python bytecode's dispatch is an indirect branch), shows it.  The system calls
 themselves (the kernel's work) are not counted: ``strace -c -f -p PID`` counts those.
 
     python -m benchmarks.instructions --codecs fixed --connections 1,200 --requests 20 \\
@@ -47,6 +49,9 @@ __all__ = ["count"]
 
 #: callgrind's cache simulation: first-level misses (instruction, data read, data write).
 CACHE_EVENTS = ("I1mr", "D1mr", "D1mw")
+#: Its branch predictor's: indirect branches (a Python bytecode's dispatch is one), and those
+#: of them and of the conditional ones it mispredicted.
+BRANCH_EVENTS = ("Bi", "Bim", "Bcm")
 
 
 def count(
@@ -57,9 +62,11 @@ def count(
     *,
     scenario: str = "pingpong",
     cache: bool = False,
+    branches: bool = False,
 ) -> dict[str, float]:
-    """callgrind's events per message (``Ir``: instructions; with ``cache``, the misses of
-    :data:`CACHE_EVENTS` too) that the server ``implementation`` spends on ``scenario``."""
+    """callgrind's events per message (``Ir``: instructions; with ``cache`` and ``branches``,
+    :data:`CACHE_EVENTS` and :data:`BRANCH_EVENTS` too) that the server ``implementation``
+    spends on ``scenario``."""
     by_name(implementation)  # an unknown name fails here, not inside valgrind
     drive = SCENARIOS[scenario]  # an unknown scenario fails here too
     wire = client_wire(codec)
@@ -68,6 +75,7 @@ def count(
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              *(["--cache-sim=yes"] if cache else []),
+             *(["--branch-sim=yes"] if branches else []),
              sys.executable, "-m", "benchmarks.serve", implementation, codec],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
@@ -156,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=100_000, help="flood and echo")
     parser.add_argument("--cache", action="store_true",
                         help="simulate the caches: first-level misses per message too")
+    parser.add_argument("--branches", action="store_true",
+                        help="simulate the branch predictor: indirect branches and mispredictions")
     parser.add_argument("--implementations", default="trio_reactive,trio-poller,asyncio,uvloop")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
@@ -163,18 +173,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     raise_open_files_limit()
     names = args.implementations.split(",")
+    extra = [*(CACHE_EVENTS if args.cache else ()), *(BRANCH_EVENTS if args.branches else ())]
     print(f"user-space instructions per message (ratio to {names[0]})"
-          + ("; first-level cache misses (I1mr, D1mr, D1mw) per message" if args.cache else ""))
+          + (f"; [{'/'.join(extra)}] per message" if extra else ""))
     for scenario in args.scenarios.split(","):
         for codec in args.codecs.split(","):
             for connections, requests in _runs(scenario, args):
                 counts = {
                     name: count(name, codec, connections, requests, scenario=scenario,
-                                cache=args.cache)
+                                cache=args.cache, branches=args.branches)
                     for name in names
                 }
                 print(f"{scenario:8s} {codec:8s} {connections:5d} connections  "
-                      + "  ".join(_cell(name, value, counts[names[0]], args.cache)
+                      + "  ".join(_cell(name, value, counts[names[0]], extra)
                                   for name, value in counts.items()), flush=True)
     return 0
 
@@ -187,10 +198,10 @@ def _runs(scenario: str, args: argparse.Namespace) -> list[tuple[int, int]]:
             for n in map(int, args.connections.split(","))]
 
 
-def _cell(name: str, value: dict[str, float], first: dict[str, float], cache: bool) -> str:
+def _cell(name: str, value: dict[str, float], first: dict[str, float], extra: list[str]) -> str:
     cell = f"{name} {value['Ir']:,.0f} ({value['Ir'] / first['Ir']:.2f}x)"
-    if cache:
-        cell += " [" + "/".join(f"{value[event]:,.0f}" for event in CACHE_EVENTS) + "]"
+    if extra:
+        cell += " [" + "/".join(f"{value[event]:,.0f}" for event in extra) + "]"
     return cell
 
 
