@@ -202,3 +202,30 @@ async def test_client_connections_of_one_run_share_one_poller() -> None:
                     await conn.send(Ping(3))
                     assert await conn.receive() == Pong(3, 6)
             await server.shutdown()
+
+
+async def test_unix_socket_connections_use_the_poller_on_both_ends(tmp_path: Any) -> None:
+    proto = protocol("variable")
+    path = tmp_path / "poller.sock"
+    seen: list[type] = []
+
+    def handler(peer: tr.Peer, message: Any) -> Any:
+        seen.append(_source_of(peer))
+        return Pong(message.n, message.n * 2)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: tr.serve_unix(
+                    proto, handler, path, config=ON, task_status=task_status
+                )
+            )
+            async with tr.connect_unix(proto, path, config=ON) as conn:
+                for n in range(20):
+                    await conn.send(Ping(n))
+                assert [await conn.receive() for _ in range(20)] == [
+                    Pong(n, 2 * n) for n in range(20)
+                ]
+                assert _source_of(conn.peer) is PolledSource
+            await server.shutdown()
+    assert seen == [PolledSource] * 20
