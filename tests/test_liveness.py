@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import ssl
 from typing import Any
 
 import pytest
 import trio
-import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +25,7 @@ from tests.engine_support import (
     protocol,
     raw_connect,
     read_until_eof,
+    start_ping_server,
     start_server,
 )
 
@@ -88,9 +87,7 @@ async def test_a_first_whole_message_in_time_completes_the_handshake(autojump_cl
     events = Recorder()
     config = tr.Config(handshake_timeout=5)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], config=config, on_event=events
-        )
+        server = await start_ping_server(nursery, config=config, on_event=events)
         async with tr.connect(protocol(), "127.0.0.1", server.port) as conn:
             await trio.sleep(4)
             await conn.send(Ping(1))
@@ -107,9 +104,7 @@ async def test_without_a_handshake_timeout_a_trickle_is_served(autojump_clock: A
     events = Recorder()
     config = tr.Config(handshake_timeout=None)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], config=config, on_event=events
-        )
+        server = await start_ping_server(nursery, config=config, on_event=events)
         stream = await raw_connect(server.port)
         await _trickle(stream, PING, 1.0)  # 17 s for one message
         with trio.fail_after(5):
@@ -126,9 +121,7 @@ async def test_a_server_closes_a_connection_idle_for_idle_timeout(autojump_clock
     events = Recorder()
     config = tr.Config(idle_timeout=30)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], config=config, on_event=events
-        )
+        server = await start_ping_server(nursery, config=config, on_event=events)
         stream = await raw_connect(server.port)
         for _ in range(3):  # traffic every 20 s keeps it open
             await stream.send_all(PING)
@@ -149,7 +142,7 @@ async def test_a_server_closes_a_connection_idle_for_idle_timeout(autojump_clock
 async def test_a_client_closes_an_idle_connection_too(autojump_clock: Any) -> None:
     events = Recorder()
     async with trio.open_nursery() as nursery:
-        server = await start_server(nursery, protocol(), PROCESSORS["handler"])
+        server = await start_ping_server(nursery)
         start = trio.current_time()
         async with tr.connect(
             protocol(),
@@ -256,27 +249,15 @@ def test_liveness_timeouts_must_be_positive(field: str, value: float) -> None:
 # ---------------------------------------------------------------- TLS: one budget, any stream
 
 
-@pytest.fixture(scope="module")
-def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    return server_context, client_context
-
-
 async def test_the_tls_handshake_and_the_first_message_share_one_budget(
-    autojump_clock: Any, contexts: Any
+    autojump_clock: Any, tls_contexts: Any
 ) -> None:
-    server_context, client_context = contexts
+    server_context, client_context = tls_contexts
     events = Recorder()
     config = tr.Config(handshake_timeout=10)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
+        server = await start_ping_server(
             nursery,
-            protocol(),
-            PROCESSORS["handler"],
             ssl_context=server_context,
             config=config,
             on_event=events,
@@ -294,8 +275,8 @@ async def test_the_tls_handshake_and_the_first_message_share_one_budget(
         await server.shutdown()
 
 
-async def test_write_timeout_over_tls(autojump_clock: Any, contexts: Any) -> None:
-    server_context, client_context = contexts
+async def test_write_timeout_over_tls(autojump_clock: Any, tls_contexts: Any) -> None:
+    server_context, client_context = tls_contexts
     events = Recorder()
     sent = [0]
     config = tr.Config(write_timeout=20)

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import trio
-import trustme
 
 import trio_reactive as tr
 from tests.engine_support import (
@@ -28,21 +27,11 @@ from tests.engine_support import (
     protocol,
     raw_connect,
     read_until_eof,
-    start_server,
+    start_ping_server,
 )
 from trio_reactive.client import open_stream
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(scope="module")
-def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    return server_context, client_context
 
 
 @pytest.fixture
@@ -109,8 +98,10 @@ async def _silent(stream: trio.SocketStream) -> None:
     await trio.sleep_forever()
 
 
-async def test_a_silent_tls_server_times_the_client_out(autojump_clock: Any, contexts: Any) -> None:
-    _, client_context = contexts
+async def test_a_silent_tls_server_times_the_client_out(
+    autojump_clock: Any, tls_contexts: Any
+) -> None:
+    _, client_context = tls_contexts
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(trio.serve_tcp, _silent, 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
@@ -122,30 +113,26 @@ async def test_a_silent_tls_server_times_the_client_out(autojump_clock: Any, con
         nursery.cancel_scope.cancel()
 
 
-async def test_tls_handshake_errors_are_not_timeouts(contexts: Any) -> None:
-    server_context, _ = contexts
+async def test_tls_handshake_errors_are_not_timeouts(tls_contexts: Any) -> None:
+    server_context, _ = tls_contexts
     stranger = ssl.create_default_context()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(
-                nursery, protocol(), PROCESSORS["handler"], ssl_context=server_context
-            )
+            server = await start_ping_server(nursery, ssl_context=server_context)
             with pytest.raises(tr.ConnectFailed, match=r"TLS handshake with 127\.0\.0\.1:\d+ fail"):
                 await open_stream("127.0.0.1", server.port, tr.Config(), stranger)
             await server.shutdown()
 
 
 async def test_connections_that_never_start_tls_are_closed_after_the_handshake_timeout(
-    autojump_clock: Any, contexts: Any
+    autojump_clock: Any, tls_contexts: Any
 ) -> None:
-    server_context, client_context = contexts
+    server_context, client_context = tls_contexts
     events = Recorder()
     config = tr.Config(handshake_timeout=5)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
+        server = await start_ping_server(
             nursery,
-            protocol(),
-            PROCESSORS["handler"],
             ssl_context=server_context,
             config=config,
             on_event=events,
@@ -171,16 +158,14 @@ async def test_connections_that_never_start_tls_are_closed_after_the_handshake_t
 
 
 async def test_plain_text_to_a_tls_server_is_rejected_as_a_failed_handshake(
-    contexts: Any,
+    tls_contexts: Any,
 ) -> None:
-    server_context, _ = contexts
+    server_context, _ = tls_contexts
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(
+            server = await start_ping_server(
                 nursery,
-                protocol(),
-                PROCESSORS["handler"],
                 ssl_context=server_context,
                 on_event=events,
             )
@@ -194,13 +179,13 @@ async def test_plain_text_to_a_tls_server_is_rejected_as_a_failed_handshake(
             await server.shutdown()
 
 
-async def test_shutdown_does_not_wait_for_handshakes(autojump_clock: Any, contexts: Any) -> None:
-    server_context, _ = contexts
+async def test_shutdown_does_not_wait_for_handshakes(
+    autojump_clock: Any, tls_contexts: Any
+) -> None:
+    server_context, _ = tls_contexts
     events = Recorder()
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], ssl_context=server_context, on_event=events
-        )
+        server = await start_ping_server(nursery, ssl_context=server_context, on_event=events)
         stream = await raw_connect(server.port)
         await trio.sleep(1)
         start = trio.current_time()
@@ -232,16 +217,14 @@ def test_timeouts_can_be_turned_off() -> None:
 
 
 async def test_connections_in_their_handshake_count_against_max_connections(
-    autojump_clock: Any, contexts: Any
+    autojump_clock: Any, tls_contexts: Any
 ) -> None:
-    server_context, _ = contexts
+    server_context, _ = tls_contexts
     events = Recorder()
     config = tr.Config(max_connections=2, handshake_timeout=5)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
+        server = await start_ping_server(
             nursery,
-            protocol(),
-            PROCESSORS["handler"],
             ssl_context=server_context,
             config=config,
             on_event=events,

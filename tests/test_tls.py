@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import trio
-import trustme
 
 import trio_reactive as tr
 from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol, start_server
@@ -15,19 +14,9 @@ from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol, sta
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture(scope="module")
-def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    return server_context, client_context
-
-
 @pytest.mark.parametrize("codec", ["textual", "fixed", "variable"])
-async def test_messages_over_tls(codec: str, contexts: Any) -> None:
-    server_context, client_context = contexts
+async def test_messages_over_tls(codec: str, tls_contexts: Any) -> None:
+    server_context, client_context = tls_contexts
     proto = protocol(codec)
     events = Recorder()
     with trio.fail_after(10):
@@ -48,8 +37,8 @@ async def test_messages_over_tls(codec: str, contexts: Any) -> None:
     assert events.count()["Connected"] == 1
 
 
-async def test_an_untrusted_server_is_refused(contexts: Any) -> None:
-    server_context, _ = contexts
+async def test_an_untrusted_server_is_refused(tls_contexts: Any) -> None:
+    server_context, _ = tls_contexts
     proto = protocol("textual")
     stranger = ssl.create_default_context()  # does not trust the test authority
     with trio.fail_after(10):

@@ -16,7 +16,15 @@ import trio
 import trio.testing
 
 import trio_reactive as tr
-from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol
+from tests.engine_support import (
+    PROCESSORS,
+    Ping,
+    Pong,
+    Recorder,
+    protocol,
+    start_ping_listeners,
+    start_ping_server,
+)
 from tests.models import CLIENT, SERVER
 
 pytestmark = pytest.mark.timeout(30)
@@ -214,15 +222,7 @@ async def test_serve_listeners_takes_any_trio_listener() -> None:
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: tr.serve_listeners(
-                    protocol(),
-                    PROCESSORS["handler"],
-                    [listener],
-                    on_event=events,
-                    task_status=task_status,
-                )
-            )
+            server = await start_ping_listeners(nursery, [listener], on_event=events)
             assert server.sockets == []
             clients = []
             for _ in range(3):
@@ -242,16 +242,7 @@ async def test_an_open_stream_is_handed_to_a_running_server() -> None:
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: tr.serve_tcp(
-                    protocol(),
-                    PROCESSORS["handler"],
-                    0,
-                    "127.0.0.1",
-                    on_event=events,
-                    task_status=task_status,
-                )
-            )
+            server = await start_ping_server(nursery, on_event=events)
             ours, theirs = trio.testing.memory_stream_pair()
             await server.serve_stream(ours)
             await events.wait_for(tr.Connected)
@@ -285,15 +276,7 @@ async def test_a_connection_accepted_as_shutdown_begins_is_turned_away() -> None
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: tr.serve_listeners(
-                    protocol(),
-                    PROCESSORS["handler"],
-                    [_HandOut()],
-                    on_event=events,
-                    task_status=task_status,
-                )
-            )
+            server = await start_ping_listeners(nursery, [_HandOut()], on_event=events)
             ours, theirs = trio.testing.memory_stream_pair()
             server._admit(ours)  # what the accept loop does; the connection's task has not run
             await server.shutdown()  # begins before that task runs
