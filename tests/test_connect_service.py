@@ -48,14 +48,10 @@ async def data(peer: tr.Peer[Pong], pings: AsyncIterator[Ping]) -> AsyncIterator
 
 
 LOGIN = tr.Protocol(client=Login, server=Welcome)
+DATA = tr.Protocol(client=Ping, server=Pong, codec=tr.FixedBinary())
 #: A text login stage, then a binary data stage.
 SERVICE = tr.Service(
-    {
-        Phase.LOGIN: tr.Stage(LOGIN, login),
-        Phase.DATA: tr.Stage(
-            tr.Protocol(client=Ping, server=Pong, codec=tr.FixedBinary()), data
-        ),
-    },
+    {Phase.LOGIN: tr.Stage(LOGIN, login), Phase.DATA: tr.Stage(DATA, data)},
     initial=Phase.LOGIN,
 )
 
@@ -128,6 +124,12 @@ async def test_goto_after_the_server_closed_raises_connection_closed() -> None:
 # -- reconnecting ------------------------------------------------------------------------------
 
 ECHO = tr.Protocol(client=Ping, server=Pong)
+#: How the reconnecting loops below retry: soon, and not forever.
+RETRY = tr.RetryPolicy.backoff(3, initial_delay=0.01)
+
+
+def echo(peer: tr.Peer[Pong], ping: Ping) -> Pong:
+    return Pong(ping.n, peer.id)
 
 
 def one_reply_then_close(peer: tr.Peer[Pong], ping: Ping) -> Pong:
@@ -141,8 +143,7 @@ async def test_async_for_reconnects_after_the_server_closes_until_the_body_break
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(nursery, ECHO, one_reply_then_close, on_event=events)
-            policy = tr.RetryPolicy.backoff(3, initial_delay=0.01)
-            async for conn in tr.connect(ECHO, "127.0.0.1", server.port, reconnect=policy):
+            async for conn in tr.connect(ECHO, "127.0.0.1", server.port, reconnect=RETRY):
                 await conn.send(Ping(len(seen)))
                 seen.extend([reply async for reply in conn])  # ends when the server closes
                 if len(seen) == 3:
@@ -156,15 +157,10 @@ async def test_async_for_reconnects_after_the_server_closes_until_the_body_break
 
 async def test_breaking_out_closes_a_connection_the_server_keeps_open() -> None:
     events = Recorder()
-
-    def echo(peer: tr.Peer[Pong], ping: Ping) -> Pong:
-        return Pong(ping.n, peer.id)
-
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(nursery, ECHO, echo, on_event=events)
-            policy = tr.RetryPolicy.backoff(3, initial_delay=0.01)
-            async for conn in tr.connect(ECHO, "127.0.0.1", server.port, reconnect=policy):
+            async for conn in tr.connect(ECHO, "127.0.0.1", server.port, reconnect=RETRY):
                 await conn.send(Ping(1))
                 assert (await conn.receive()).n == 1
                 break
@@ -176,15 +172,10 @@ async def test_breaking_out_closes_a_connection_the_server_keeps_open() -> None:
 
 async def test_an_exception_out_of_the_loop_closes_its_connection() -> None:
     events = Recorder()
-
-    def echo(peer: tr.Peer[Pong], ping: Ping) -> Pong:
-        return Pong(ping.n, peer.id)
-
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(nursery, ECHO, echo, on_event=events)
-            policy = tr.RetryPolicy.backoff(3, initial_delay=0.01)
-            connections = tr.connect(ECHO, "127.0.0.1", server.port, reconnect=policy)
+            connections = tr.connect(ECHO, "127.0.0.1", server.port, reconnect=RETRY)
             with pytest.raises(KeyError):
                 async for conn in connections:
                     await conn.send(Ping(1))
@@ -230,13 +221,11 @@ async def test_reconnect_is_refused_by_async_with() -> None:
             pass  # pragma: no cover
 
 
-
-
 #: What a script needs of the service: the stages' protocols, no processors.
 CLIENT_SIDE = tr.Service(
     {
         Phase.LOGIN: tr.Stage(LOGIN),
-        Phase.DATA: tr.Stage(tr.Protocol(client=Ping, server=Pong, codec=tr.FixedBinary())),
+        Phase.DATA: tr.Stage(DATA),
     },
     initial=Phase.LOGIN,
 )
