@@ -8,14 +8,11 @@ passes, and each mistake in the wrong one is the exact error a user must see.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.process_support import ROOT, run_python, without_python_paths
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -159,17 +156,9 @@ PROCESSOR_SHAPES = (
 
 def _mypy(program: str, directory: Path) -> list[str]:
     (directory / "program.py").write_text(program, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "MYPYPATH"}}
-    env["MYPYPATH"] = str(ROOT)
-    checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "program.py"],
-        cwd=directory,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
-    )
+    env = {**without_python_paths(), "MYPYPATH": str(ROOT)}
+    mypy = ("-m", "mypy", "--strict", "--no-incremental", "program.py")
+    checked = run_python(*mypy, cwd=directory, env=env, timeout=200)
     return checked.stdout.splitlines()
 
 
