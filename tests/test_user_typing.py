@@ -16,18 +16,8 @@ from tests.process_support import ROOT, run_python, without_python_paths
 
 pytestmark = pytest.mark.timeout(240)
 
-RIGHT = """\
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
-
-import attrs
-import trio
-
-import trio_reactive as tr
-from trio_reactive.testing import MemoryServer, run_processor
-
-
+#: The messages and the protocol both programs declare.
+MESSAGES = """\
 @attrs.frozen
 class Ping:
     n: int
@@ -44,7 +34,21 @@ class Quit:
 
 
 PROTOCOL = tr.Protocol(client=Ping, server=Pong | Quit)
-declared: tr.Protocol[Ping, Pong | Quit] = PROTOCOL
+"""
+
+RIGHT = """\
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import attrs
+import trio
+
+import trio_reactive as tr
+from trio_reactive.testing import MemoryServer, run_processor
+
+
+""" + MESSAGES + """declared: tr.Protocol[Ping, Pong | Quit] = PROTOCOL
 ROOM: tr.PeerGroup[Pong | Quit] = tr.PeerGroup()
 
 
@@ -108,23 +112,7 @@ import attrs
 import trio_reactive as tr
 
 
-@attrs.frozen
-class Ping:
-    n: int
-
-
-@attrs.frozen
-class Pong:
-    n: int
-
-
-@attrs.frozen
-class Quit:
-    pass
-
-
-PROTOCOL = tr.Protocol(client=Ping, server=Pong | Quit)
-
+""" + MESSAGES + """
 
 def wrong_reply(peer: tr.Peer[Pong | Quit], ping: Ping) -> str:
     return "not a Pong"
