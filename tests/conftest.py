@@ -18,3 +18,15 @@ def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     client_context = ssl.create_default_context()
     authority.configure_trust(client_context)
     return server_context, client_context
+
+
+@pytest.fixture
+def server_tls(tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]) -> ssl.SSLContext:
+    """The server side of :func:`tls_contexts`."""
+    return tls_contexts[0]
+
+
+@pytest.fixture
+def client_tls(tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]) -> ssl.SSLContext:
+    """The client side of :func:`tls_contexts`: it trusts :func:`server_tls`."""
+    return tls_contexts[1]

@@ -86,9 +86,7 @@ async def test_streams_handed_to_the_server_count_against_the_limit() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_ping_server(
-                nursery,
-                config=tr.Config(max_connections=1),
-                on_event=events,
+                nursery, config=tr.Config(max_connections=1), on_event=events
             )
             first, _first_client = trio.testing.memory_stream_pair()
             second, second_client = trio.testing.memory_stream_pair()

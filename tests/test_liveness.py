@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import ssl
 from typing import Any
 
 import pytest
@@ -250,22 +251,18 @@ def test_liveness_timeouts_must_be_positive(field: str, value: float) -> None:
 
 
 async def test_the_tls_handshake_and_the_first_message_share_one_budget(
-    autojump_clock: Any, tls_contexts: Any
+    autojump_clock: Any, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
 ) -> None:
-    server_context, client_context = tls_contexts
     events = Recorder()
     config = tr.Config(handshake_timeout=10)
     async with trio.open_nursery() as nursery:
         server = await start_ping_server(
-            nursery,
-            ssl_context=server_context,
-            config=config,
-            on_event=events,
+            nursery, ssl_context=server_tls, config=config, on_event=events
         )
         start = trio.current_time()
         plain = await raw_connect(server.port)
         await trio.sleep(6)  # most of the budget gone before the TLS handshake starts
-        stream = trio.SSLStream(plain, client_context, server_hostname="127.0.0.1")
+        stream = trio.SSLStream(plain, client_tls, server_hostname="127.0.0.1")
         await stream.do_handshake()
         nursery.start_soon(_trickle, stream, PING[:-1], 1.0)
         await events.wait_for(tr.Disconnected)
@@ -275,8 +272,9 @@ async def test_the_tls_handshake_and_the_first_message_share_one_budget(
         await server.shutdown()
 
 
-async def test_write_timeout_over_tls(autojump_clock: Any, tls_contexts: Any) -> None:
-    server_context, client_context = tls_contexts
+async def test_write_timeout_over_tls(
+    autojump_clock: Any, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
     events = Recorder()
     sent = [0]
     config = tr.Config(write_timeout=20)
@@ -285,12 +283,12 @@ async def test_write_timeout_over_tls(autojump_clock: Any, tls_contexts: Any) ->
             nursery,
             protocol(),
             _flooder(sent),
-            ssl_context=server_context,
+            ssl_context=server_tls,
             config=config,
             on_event=events,
         )
         plain = await raw_connect(server.port)
-        stream = trio.SSLStream(plain, client_context, server_hostname="127.0.0.1")
+        stream = trio.SSLStream(plain, client_tls, server_hostname="127.0.0.1")
         await stream.send_all(PING)
         reason, _ = await _disconnect_reason(events)
         assert reason is REASON.WRITE_TIMEOUT

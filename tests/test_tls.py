@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-from typing import Any
 
 import pytest
 import trio
@@ -15,18 +14,17 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.mark.parametrize("codec", ["textual", "fixed", "variable"])
-async def test_messages_over_tls(codec: str, tls_contexts: Any) -> None:
-    server_context, client_context = tls_contexts
+async def test_messages_over_tls(
+    codec: str, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
     proto = protocol(codec)
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(
-                nursery, proto, PROCESSORS["handler"], ssl_context=server_context, on_event=events
+                nursery, proto, PROCESSORS["handler"], ssl_context=server_tls, on_event=events
             )
-            async with tr.connect(
-                proto, "localhost", server.port, ssl_context=client_context
-            ) as conn:
+            async with tr.connect(proto, "localhost", server.port, ssl_context=client_tls) as conn:
                 for n in range(100):
                     await conn.send(Ping(n))
                 assert [await conn.receive() for _ in range(100)] == [
@@ -37,14 +35,13 @@ async def test_messages_over_tls(codec: str, tls_contexts: Any) -> None:
     assert events.count()["Connected"] == 1
 
 
-async def test_an_untrusted_server_is_refused(tls_contexts: Any) -> None:
-    server_context, _ = tls_contexts
+async def test_an_untrusted_server_is_refused(server_tls: ssl.SSLContext) -> None:
     proto = protocol("textual")
     stranger = ssl.create_default_context()  # does not trust the test authority
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(
-                nursery, proto, PROCESSORS["handler"], ssl_context=server_context
+                nursery, proto, PROCESSORS["handler"], ssl_context=server_tls
             )
             with pytest.raises(tr.ConnectFailed, match="TLS handshake"):
                 async with tr.connect(proto, "localhost", server.port, ssl_context=stranger):
