@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import AsyncIterator
+from typing import Any
 
 import attrs
 import pytest
@@ -56,69 +58,66 @@ SERVICE = tr.Service(
 )
 
 
-async def test_a_script_client_drives_a_two_codec_service_through_its_stages() -> None:
+@contextlib.asynccontextmanager
+async def _service_client(
+    side: tr.Service = SERVICE,
+) -> AsyncIterator[tr.ClientConnection[Any, Any]]:
+    """A client, declared by ``side``, of a server of ``SERVICE``; the server shuts down after."""
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(nursery, SERVICE)
-            async with tr.connect(SERVICE, "127.0.0.1", server.port) as conn:
-                assert conn.stage is Phase.LOGIN
-                await conn.send(Login("secret"))
-                assert await conn.receive() == Welcome("player")
-                await conn.goto(Phase.DATA)
-                assert conn.stage is Phase.DATA
-                assert await conn.receive() == Pong(0, 0)
-                for n in range(1, 4):
-                    await conn.send(Ping(n))
-                replies = [await conn.receive() for _ in range(3)]
-            assert [reply.n for reply in replies] == [1, 2, 3]
+            async with tr.connect(side, "127.0.0.1", server.port) as conn:
+                yield conn
             await server.shutdown()
+
+
+async def test_a_script_client_drives_a_two_codec_service_through_its_stages() -> None:
+    async with _service_client() as conn:
+        assert conn.stage is Phase.LOGIN
+        await conn.send(Login("secret"))
+        assert await conn.receive() == Welcome("player")
+        await conn.goto(Phase.DATA)
+        assert conn.stage is Phase.DATA
+        assert await conn.receive() == Pong(0, 0)
+        for n in range(1, 4):
+            await conn.send(Ping(n))
+        replies = [await conn.receive() for _ in range(3)]
+    assert [reply.n for reply in replies] == [1, 2, 3]
 
 
 async def test_bytes_read_before_the_transition_reach_the_new_stage() -> None:
     """The server's binary frame arrives while the client is still in the text stage: it is
     framed by the binary codec once the client moves on, not lost nor misread."""
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, SERVICE)
-            async with tr.connect(SERVICE, "127.0.0.1", server.port) as conn:
-                await conn.send(Login("secret"))
-                assert await conn.receive() == Welcome("player")
-                # Wait until the binary frame has been read in the text stage.
-                welcome = LOGIN.side("server").codec.encoder().encode(Welcome("player"))
-                while conn.peer._live().bytes_in <= len(welcome):  # noqa: ASYNC110
-                    await trio.sleep(0.001)
-                await conn.goto(Phase.DATA)
-                assert await conn.receive() == Pong(0, 0)
-                await conn.send(Ping(8))
-                assert (await conn.receive()).n == 8
-            await server.shutdown()
+    async with _service_client() as conn:
+        await conn.send(Login("secret"))
+        assert await conn.receive() == Welcome("player")
+        # Wait until the binary frame has been read in the text stage.
+        welcome = LOGIN.side("server").codec.encoder().encode(Welcome("player"))
+        while conn.peer._live().bytes_in <= len(welcome):  # noqa: ASYNC110
+            await trio.sleep(0.001)
+        await conn.goto(Phase.DATA)
+        assert await conn.receive() == Pong(0, 0)
+        await conn.send(Ping(8))
+        assert (await conn.receive()).n == 8
 
 
 async def test_goto_a_stage_the_service_lacks_is_refused_at_once() -> None:
     class Other(enum.Enum):
         NOWHERE = 1
 
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, SERVICE)
-            async with tr.connect(SERVICE, "127.0.0.1", server.port) as conn:
-                with pytest.raises(tr.StageError):
-                    await conn.goto(Other.NOWHERE)
-                assert conn.stage is Phase.LOGIN
-            await server.shutdown()
+    async with _service_client() as conn:
+        with pytest.raises(tr.StageError):
+            await conn.goto(Other.NOWHERE)
+        assert conn.stage is Phase.LOGIN
 
 
 async def test_goto_after_the_server_closed_raises_connection_closed() -> None:
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, SERVICE)
-            async with tr.connect(SERVICE, "127.0.0.1", server.port) as conn:
-                await conn.send(Login("wrong"))
-                with pytest.raises(tr.ConnectionClosed):
-                    await conn.receive()
-                with pytest.raises(tr.ConnectionClosed):
-                    await conn.goto(Phase.DATA)
-            await server.shutdown()
+    async with _service_client() as conn:
+        await conn.send(Login("wrong"))
+        with pytest.raises(tr.ConnectionClosed):
+            await conn.receive()
+        with pytest.raises(tr.ConnectionClosed):
+            await conn.goto(Phase.DATA)
 
 
 # -- reconnecting ------------------------------------------------------------------------------
@@ -223,24 +222,17 @@ async def test_reconnect_is_refused_by_async_with() -> None:
 
 #: What a script needs of the service: the stages' protocols, no processors.
 CLIENT_SIDE = tr.Service(
-    {
-        Phase.LOGIN: tr.Stage(LOGIN),
-        Phase.DATA: tr.Stage(DATA),
-    },
+    {Phase.LOGIN: tr.Stage(LOGIN), Phase.DATA: tr.Stage(DATA)},
     initial=Phase.LOGIN,
 )
 
 
 async def test_a_script_declares_the_stages_without_processors() -> None:
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, SERVICE)
-            async with tr.connect(CLIENT_SIDE, "127.0.0.1", server.port) as conn:
-                await conn.send(Login("secret"))
-                assert await conn.receive() == Welcome("player")
-                await conn.goto(Phase.DATA)
-                assert await conn.receive() == Pong(0, 0)
-            await server.shutdown()
+    async with _service_client(CLIENT_SIDE) as conn:
+        await conn.send(Login("secret"))
+        assert await conn.receive() == Welcome("player")
+        await conn.goto(Phase.DATA)
+        assert await conn.receive() == Pong(0, 0)
 
 
 async def test_serving_a_stage_without_a_processor_is_refused() -> None:
