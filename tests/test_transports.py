@@ -93,6 +93,22 @@ def _server_service() -> tr.Service:
     )
 
 
+def _pinger(count: int, received: list[Any]) -> Any:
+    """A client processor: sends ``Ping(0)`` to ``Ping(count - 1)``, then adds the replies to
+    ``received`` and ends once ``count`` have come."""
+
+    async def pinger(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
+        for n in range(count):
+            await peer.send(Ping(n))
+        goal = len(received) + count
+        async for pong in pongs:
+            received.append(pong)
+            if len(received) == goal:
+                return
+
+    return pinger
+
+
 async def test_a_composite_service_over_a_unix_socket(tmp_path: Path) -> None:
     """Text to log in, then fixed binary records, both ways, on one Unix connection."""
     path = tmp_path / "game.sock"
@@ -105,16 +121,9 @@ async def test_a_composite_service_over_a_unix_socket(tmp_path: Path) -> None:
             peer.goto(Phase.PLAY)
             return
 
-    async def play(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
-        for n in range(5):
-            await peer.send(Ping(n))
-        async for pong in pongs:
-            received.append(pong)
-            if len(received) == 6:
-                return
-
     client = tr.Service(
-        {Phase.LOGIN: tr.Stage(LOGIN, log_in), Phase.PLAY: tr.Stage(PLAY, play)}, Phase.LOGIN
+        {Phase.LOGIN: tr.Stage(LOGIN, log_in), Phase.PLAY: tr.Stage(PLAY, _pinger(5, received))},
+        Phase.LOGIN,
     )
     events = Recorder()
     with trio.fail_after(10):
@@ -133,18 +142,10 @@ async def test_run_client_unix_runs_a_processor(tmp_path: Path) -> None:
     proto = protocol("variable")
     received: list[Any] = []
 
-    async def client(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
-        for n in range(10):
-            await peer.send(Ping(n))
-        async for pong in pongs:
-            received.append(pong)
-            if len(received) == 10:
-                return
-
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_unix(nursery, proto, PROCESSORS["handler"], path)
-            reason = await tr.run_client_unix(proto, client, path)
+            reason = await tr.run_client_unix(proto, _pinger(10, received), path)
             await server.shutdown()
     assert reason is tr.DisconnectReason.PROCESSOR_ENDED
     assert received == [Pong(n, 2 * n) for n in range(10)]
