@@ -12,7 +12,7 @@ import pytest
 import trio
 
 import trio_reactive as tr
-from tests.engine_support import Recorder, free_port, start_server
+from tests.engine_support import Recorder, free_port
 from tests.models import Ping, Pong
 
 pytestmark = pytest.mark.timeout(60)
@@ -64,11 +64,11 @@ async def _service_client(
 ) -> AsyncIterator[tr.ClientConnection[Any, Any]]:
     """A client, declared by ``side``, of a server of ``SERVICE``; the server shuts down after."""
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, SERVICE)
-            async with tr.connect(side, "127.0.0.1", server.port) as conn:
-                yield conn
-            await server.shutdown()
+        async with (
+            tr.open_server(SERVICE, host="127.0.0.1") as server,
+            tr.connect(side, "127.0.0.1", server.port) as conn,
+        ):
+            yield conn
 
 
 async def test_a_script_client_drives_a_two_codec_service_through_its_stages() -> None:
@@ -140,8 +140,9 @@ async def test_async_for_reconnects_after_the_server_closes_until_the_body_break
     events = Recorder()
     seen: list[Pong] = []
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, ECHO, one_reply_then_close, on_event=events)
+        async with tr.open_server(
+            ECHO, one_reply_then_close, host="127.0.0.1", on_event=events
+        ) as server:
             async for conn in tr.connect(ECHO, "127.0.0.1", server.port, reconnect=RETRY):
                 await conn.send(Ping(len(seen)))
                 seen.extend([reply async for reply in conn])  # ends when the server closes
@@ -151,14 +152,12 @@ async def test_async_for_reconnects_after_the_server_closes_until_the_body_break
             assert len({pong.at for pong in seen}) == 3  # three connections, three peers
             await events.wait_for(tr.Disconnected, 3)
             assert events.count()["Connected"] == 3
-            await server.shutdown()
 
 
 async def test_breaking_out_closes_a_connection_the_server_keeps_open() -> None:
     events = Recorder()
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, ECHO, echo, on_event=events)
+        async with tr.open_server(ECHO, echo, host="127.0.0.1", on_event=events) as server:
             async for conn in tr.connect(ECHO, "127.0.0.1", server.port, reconnect=RETRY):
                 await conn.send(Ping(1))
                 assert (await conn.receive()).n == 1
@@ -166,14 +165,12 @@ async def test_breaking_out_closes_a_connection_the_server_keeps_open() -> None:
             # The abandoned loop is finalized: its connection closes.
             await events.wait_for(tr.Disconnected)
             assert events.count()["Connected"] == 1
-            await server.shutdown()
 
 
 async def test_an_exception_out_of_the_loop_closes_its_connection() -> None:
     events = Recorder()
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, ECHO, echo, on_event=events)
+        async with tr.open_server(ECHO, echo, host="127.0.0.1", on_event=events) as server:
             connections = tr.connect(ECHO, "127.0.0.1", server.port, reconnect=RETRY)
             with pytest.raises(KeyError):
                 async for conn in connections:
@@ -184,14 +181,12 @@ async def test_an_exception_out_of_the_loop_closes_its_connection() -> None:
             assert not conn.peer.is_connected
             with pytest.raises(RuntimeError, match="once"):
                 aiter(connections)
-            await server.shutdown()
 
 
 async def test_the_loop_raises_connect_failed_once_the_policy_gives_up() -> None:
     turns = 0
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, ECHO, one_reply_then_close)
+        async with tr.open_server(ECHO, one_reply_then_close, host="127.0.0.1") as server:
             port = server.port
             policy = tr.RetryPolicy.backoff(2, initial_delay=0.01)
             with pytest.raises(tr.ConnectFailed):
@@ -205,12 +200,10 @@ async def test_the_loop_raises_connect_failed_once_the_policy_gives_up() -> None
 
 async def test_without_reconnect_the_loop_makes_one_connection() -> None:
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, ECHO, one_reply_then_close)
+        async with tr.open_server(ECHO, one_reply_then_close, host="127.0.0.1") as server:
             turns = [conn async for conn in tr.connect(ECHO, "127.0.0.1", server.port)]
             assert len(turns) == 1
             assert not turns[0].peer.is_connected
-            await server.shutdown()
 
 
 async def test_reconnect_is_refused_by_async_with() -> None:
