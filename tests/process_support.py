@@ -1,8 +1,9 @@
 """Running programs of the checkout in processes of their own, as a person at a shell would.
 
-Every run has a hard timeout and captures its output as text; the exit status is for the test
-to judge (``check=False``), so a failure shows what the program printed.  A long-running
-process is killed on the way out of its block, so a failing test leaves none behind.
+A run to the end has a hard timeout and captures its output as text; the exit status is for the
+test to judge (``check=False``), so a failure shows what the program printed.  A long-running
+process (a server the test talks to) is killed on the way out of its block if it still runs,
+so a failing test leaves none behind; the test bounds its own waits on it.
 """
 
 from __future__ import annotations
