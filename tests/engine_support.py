@@ -99,6 +99,24 @@ async def start_server(
     return server
 
 
+async def start_ping_server(nursery: trio.Nursery, **kwargs: Any) -> tr.Server:
+    """The server most tests need: the textual Ping/Pong protocol on a fresh TCP port of
+    127.0.0.1, every ``Ping`` answered by the plain handler; ``kwargs`` go to ``serve_tcp``."""
+    return await start_server(nursery, protocol(), PROCESSORS["handler"], **kwargs)
+
+
+async def start_ping_listeners(
+    nursery: trio.Nursery, listeners: list[Any], **kwargs: Any
+) -> tr.Server:
+    """The same Ping/Pong server on listeners of the test's own (``serve_listeners``)."""
+    server: tr.Server = await nursery.start(
+        lambda task_status: tr.serve_listeners(
+            protocol(), PROCESSORS["handler"], listeners, task_status=task_status, **kwargs
+        )
+    )
+    return server
+
+
 async def raw_connect(port: int) -> trio.SocketStream:
     return await trio.open_tcp_stream("127.0.0.1", port)
 
@@ -134,6 +152,8 @@ __all__ = [
     "read_until_eof",
     "reset_on_close",
     "shapes_of",
+    "start_ping_listeners",
+    "start_ping_server",
     "start_server",
 ]
 

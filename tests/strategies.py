@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from trio_reactive.wire.model import variants_of
 
-__all__ = ["INT64", "messages", "strategy_for", "variants"]
+__all__ = ["INT64", "json_values", "messages", "strategy_for", "variants"]
 
 INT64 = (-(2**63), 2**63 - 1)
 
@@ -168,3 +168,20 @@ def variants(side: Any) -> tuple[type, ...]:
 def messages(side: Any) -> st.SearchStrategy[Any]:
     """Any message of one protocol side, every variant equally likely to be picked."""
     return st.one_of([strategy_for(cls) for cls in variants_of(side)])
+
+
+@functools.cache
+def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
+    """Any JSON value (no NaN nor infinity), integers as wide as a decoder must read: what a
+    peer may put where a field's value belongs."""
+    return st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**64 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )

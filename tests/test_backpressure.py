@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -41,18 +42,14 @@ def _stuck(peers: list[tr.Peer]) -> Any:
     return flood
 
 
-async def _run_against_a_client_that_never_reads(
-    policy: tr.RetryPolicy, seconds: float
+async def _sample_a_client_that_never_reads(
+    config: tr.Config, seconds: float, measure: Callable[[tr.Peer], int]
 ) -> tuple[Recorder, list[tr.Peer], list[int]]:
+    """Serve blobs forever to a raw client that never reads; every 10 ms for ``seconds``, note
+    ``measure`` of its peer (once the flood has started)."""
     events = Recorder()
     peers: list[tr.Peer] = []
-    pending_seen: list[int] = []
-    config = tr.Config(
-        outgoing_capacity=CAPACITY,
-        outgoing_capacity_bytes=4 << 20,  # the message capacity is what this measures
-        outgoing_retry=policy,
-        close_timeout=0.05,
-    )
+    samples: list[int] = []
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             server = await start_server(
@@ -63,10 +60,22 @@ async def _run_against_a_client_that_never_reads(
                 while True:
                     await trio.sleep(0.01)
                     if peers:
-                        pending_seen.append(peers[0].pending)
+                        samples.append(measure(peers[0]))
             await server.shutdown(grace=0.05)
             await stream.aclose()
-    return events, peers, pending_seen
+    return events, peers, samples
+
+
+async def _run_against_a_client_that_never_reads(
+    policy: tr.RetryPolicy, seconds: float
+) -> tuple[Recorder, list[tr.Peer], list[int]]:
+    config = tr.Config(
+        outgoing_capacity=CAPACITY,
+        outgoing_capacity_bytes=4 << 20,  # the message capacity is what this measures
+        outgoing_retry=policy,
+        close_timeout=0.05,
+    )
+    return await _sample_a_client_that_never_reads(config, seconds, lambda peer: peer.pending)
 
 
 async def test_wait_back_pressures_with_bounded_memory() -> None:
@@ -172,20 +181,10 @@ async def test_slow_processor_with_end_communications_closes() -> None:
 
 
 async def test_the_byte_budget_bounds_memory_whatever_the_message_count() -> None:
-    peers: list[tr.Peer] = []
     budget = 256 * 1024
     config = tr.Config(outgoing_capacity=100_000, outgoing_capacity_bytes=budget)
-    seen: list[int] = []
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, BLOBS, _stuck(peers), config=config)
-            stream = await raw_connect(server.port)
-            with trio.move_on_after(0.5):
-                while True:
-                    await trio.sleep(0.01)
-                    if peers:
-                        seen.append(peers[0].pending_bytes)
-            await server.shutdown(grace=0.05)
-            await stream.aclose()
+    _, _, seen = await _sample_a_client_that_never_reads(
+        config, 0.5, lambda peer: peer.pending_bytes
+    )
     assert max(seen) >= budget  # it filled up to the budget...
     assert max(seen) <= budget + len(PAYLOAD) + 100  # ...and no further than one message

@@ -20,8 +20,7 @@ from benchmarks.model import CODEC_NAMES, Ping, Pong, protocol_for
 from benchmarks.report import markdown
 from benchmarks.runner import QUIET_TIMEOUT, rotated, wait_until_quiet
 from benchmarks.wire import client_wire, server_wire
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.process_support import run_python
 
 PINGS = [Ping(i, 1_732_481_234_567_890_123 + i, i / 3, i % 2) for i in range(7)]
 PONGS = [Pong(p.seq, p.sent_ns, p.value, p.flags) for p in PINGS]
@@ -73,14 +72,7 @@ def test_missing_peer_is_reported_not_fatal() -> None:
 
 def test_smoke_run(tmp_path: Path) -> None:
     out = tmp_path / "smoke.json"
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "run", "--smoke", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
+    completed = run_python("-m", "benchmarks", "run", "--smoke", "--json", out, timeout=100)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "trio_reactive" in completed.stdout
     results = json.loads(out.read_text())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import itertools
 import struct
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.chunks import reads
 from tests.models import (
     CLIENT,
     RICH,
@@ -684,12 +684,7 @@ def test_fixed_decoder_is_the_generic_one_under_any_rechunking(
     assert isinstance(fused, FixedDecoder)
     generic = Decoder(FixedFramer(serde.decode_size, MAX_U32), serde)
     stream = data.draw(fixed_stream(side))
-    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=8))
-    points = sorted({0, len(stream), *cuts})
-    for start, end in itertools.pairwise(points):
-        chunk: bytes | bytearray = stream[start:end]
-        if data.draw(st.booleans()):
-            chunk = bytearray(chunk)  # what some streams deliver
+    for chunk in reads(data, stream, max_cuts=8):
         assert same_results(serde, fused.decode_batch(chunk), generic.decode_batch(chunk))
         for attribute in ("region", "end", "pending"):
             assert getattr(fused.framer, attribute) == getattr(generic.framer, attribute)

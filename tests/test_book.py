@@ -8,7 +8,6 @@ change in the library that breaks the book breaks this test.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import shutil
@@ -20,7 +19,8 @@ from typing import Any
 import attrs
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.process_support import ROOT, load_module, run, run_python, with_root_on_path
+
 BOOK = ROOT / "book"
 SRC = BOOK / "src"
 SUMMARY = SRC / "SUMMARY.md"
@@ -157,19 +157,9 @@ def test_python_block_runs(block: Block, tmp_path: Path) -> None:
     program = tmp_path / f"{Path(block.chapter).stem}_{block.index}.py"
     # Blank lines first, so a traceback's line numbers are those of the chapter.
     program.write_text("\n" * block.line + block.code, encoding="utf-8")
-    # The repository root on the path, as for ``python -m``: examples import ``examples.*``.
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
+    # The checkout on the path, as for ``python -m``: examples import ``examples.*``.
     try:
-        result = subprocess.run(
-            [sys.executable, str(program)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
+        result = run_python(program, env=with_root_on_path(), timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(
             f"book/src/{block.chapter}:{block.line}: still running after {RUN_TIMEOUT} s\n"
@@ -195,11 +185,7 @@ def test_code_blocks_fit_the_rendered_page() -> None:
 
 
 def _api_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("generate_api", BOOK / "generate_api.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("generate_api", BOOK / "generate_api.py")
 
 
 def test_the_api_reference_is_generated_from_the_code() -> None:
@@ -233,14 +219,7 @@ def find_mdbook() -> str:
 
 
 def test_mdbook_builds_the_book(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [find_mdbook(), "build", str(BOOK), "-d", str(tmp_path / "html")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    result = run([find_mdbook(), "build", BOOK, "-d", tmp_path / "html"], timeout=RUN_TIMEOUT)
     assert result.returncode == 0, f"mdbook build failed\n{result.stdout}\n{result.stderr}"
     html = tmp_path / "html"
     for chapter in summary_chapters():

@@ -159,6 +159,11 @@ async def test_a_message_one_codec_cannot_carry_reaches_nobody() -> None:
                 assert all(peer.pending == 0 for peer in server.peers)
 
 
+def quiet(peer: tr.Peer[Said], message: Join | Say) -> None:
+    """Answers nothing: what the peers below receive is broadcast."""
+    return None
+
+
 @pytest.mark.parametrize("policy", ["wait", "do_not_retry"])
 async def test_a_peer_that_does_not_read_never_blocks_the_others(
     policy: str, caplog: pytest.LogCaptureFixture
@@ -168,10 +173,6 @@ async def test_a_peer_that_does_not_read_never_blocks_the_others(
         outgoing_capacity=capacity, outgoing_retry=getattr(tr.RetryPolicy, policy)()
     )
     events = Recorder()
-
-    def quiet(peer: tr.Peer[Said], message: Join | Say) -> None:
-        return None
-
     with trio.fail_after(10):
         async with MemoryServer(CHAT, quiet, config=config, on_event=events) as server:
             stalled = await server.open_stream(buffered=False)  # never read
@@ -204,10 +205,6 @@ async def test_a_peer_that_does_not_read_never_blocks_the_others(
 async def test_under_end_communications_a_full_peer_is_closed_as_slow() -> None:
     config = tr.Config(outgoing_capacity=2, outgoing_retry=tr.RetryPolicy.end_communications())
     events = Recorder()
-
-    def quiet(peer: tr.Peer[Said], message: Join | Say) -> None:
-        return None
-
     with trio.fail_after(10):
         async with MemoryServer(CHAT, quiet, config=config, on_event=events) as server:
             stalled = await server.open_stream(buffered=False)  # never read

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import trio
@@ -16,24 +12,15 @@ import trio
 import trio_reactive as tr
 from examples.hello_world import PROTOCOL, answer
 from tests.engine_support import raw_connect
+from tests.process_support import announced_port, python_process, run_python
 
 pytestmark = pytest.mark.timeout(60)
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 20
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(?P<port>\d+)")
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trio_reactive", *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return run_python("-m", "trio_reactive", *args, stdin=stdin, timeout=TIMEOUT)
 
 
 def test_help_says_how() -> None:
@@ -83,29 +70,14 @@ def test_connect_without_a_server_fails_clearly() -> None:
 
 
 async def test_listen_prints_what_arrives_and_stops_on_sigint() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "trio_reactive", "listen", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
+    with python_process("-m", "trio_reactive", "listen", "--port", "0") as process:
         assert process.stderr is not None and process.stdout is not None
         with trio.fail_after(TIMEOUT):
-            banner = await trio.to_thread.run_sync(process.stderr.readline)
-            found = LISTENING.search(banner)
-            assert found is not None, banner
-            stream = await raw_connect(int(found["port"]))
+            stream = await raw_connect(await announced_port(process.stderr))
             await stream.send_all(b'{"Ping":{"n":1}}\n[1, 2, 3]\n"text"\n')
             for expected in ('{"Ping":{"n":1}}\n', "[1,2,3]\n", '"text"\n'):
                 assert await trio.to_thread.run_sync(process.stdout.readline) == expected
             await stream.aclose()
             process.send_signal(signal.SIGINT)
             await trio.to_thread.run_sync(process.wait)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0

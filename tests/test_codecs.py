@@ -8,13 +8,13 @@ encode_types)``) and used through the engine's entry points: ``Encoder.encode_ba
 from __future__ import annotations
 
 import functools
-import itertools
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.chunks import split_at
 from tests.models import CLIENT, RICH, SERVER, Color, Move, Named, Ping, Pong, Quit, Rich
 from tests.strategies import messages, variants
 from trio_reactive.errors import ConfigError, DecodeError, EncodeError, FrameTooLarge
@@ -60,11 +60,6 @@ def decode_chunks(decoder: Decoder, chunks: list[bytes]) -> list[Any]:
     for chunk in chunks:
         out.extend(decoder.decode_batch(chunk))
     return out
-
-
-def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({min(max(cut, 0), len(data)) for cut in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 cuts = st.lists(st.integers(0, 4000), max_size=10)

@@ -17,7 +17,7 @@ import trio
 import trio.testing
 
 import trio_reactive as tr
-from tests.engine_support import PROCESSORS, Recorder, protocol, raw_connect, start_server
+from tests.engine_support import PROCESSORS, Recorder, protocol, raw_connect, start_ping_server
 from trio_reactive.engine import Connection, make_event_sink
 from trio_reactive.engine.watchdog import _LEFT_SLACK, Keeper, keeper
 from trio_reactive.server import as_service
@@ -87,15 +87,11 @@ async def test_many_connections_expire_in_the_order_of_their_deadlines(
         expected: list[tuple[float, str, REASON]] = []
         for seconds in (17, 3, 11, 29, 7, 23, 13, 19):  # filed out of order on purpose
             name = f"idle {seconds}"
-            conn, stream = _connection(
-                tr.Config(idle_timeout=seconds, **off), timeline.sink(name)
-            )
+            conn, stream = _connection(tr.Config(idle_timeout=seconds, **off), timeline.sink(name))
             nursery.start_soon(conn.run)
             nursery.start_soon(_peer, stream)
             expected.append((seconds, name, REASON.IDLE_TIMEOUT))
-        conn, stream = _connection(
-            tr.Config(**off), timeline.sink("handshake"), opened_by=now + 5
-        )
+        conn, stream = _connection(tr.Config(**off), timeline.sink("handshake"), opened_by=now + 5)
         nursery.start_soon(conn.run)
         nursery.start_soon(_peer, stream)
         expected.append((5, "handshake", REASON.HANDSHAKE_TIMEOUT))
@@ -245,7 +241,7 @@ async def test_idle_connections_have_no_task_for_their_deadlines() -> None:
     async def tasks_per_hundred(config: tr.Config) -> int:
         before = len(_tasks(trio.lowlevel.current_root_task()))
         async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, protocol(), PROCESSORS["handler"], config=config)
+            server = await start_ping_server(nursery, config=config)
             streams = []
             with trio.fail_after(20):
                 for _ in range(100):

@@ -12,7 +12,15 @@ import pytest
 import trio
 
 import trio_reactive as tr
-from tests.engine_support import PROCESSORS, Ping, Pong, Quit, protocol, start_server
+from tests.engine_support import (
+    PROCESSORS,
+    Ping,
+    Pong,
+    Quit,
+    protocol,
+    start_ping_server,
+    start_server,
+)
 from trio_reactive._unwrap import lone_exception
 from trio_reactive.testing import run_processor
 
@@ -26,7 +34,7 @@ class Boom(Exception):
 async def test_a_value_error_inside_connect_comes_out_as_itself() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, protocol(), PROCESSORS["handler"])
+            server = await start_ping_server(nursery)
             with pytest.raises(ValueError, match="mine") as caught:
                 async with tr.connect(protocol(), "127.0.0.1", server.port) as conn:
                     await conn.send(Ping(1))
@@ -57,7 +65,7 @@ async def test_connection_closed_inside_connect_is_caught_by_its_own_name() -> N
 async def test_a_group_raised_in_the_block_stays_that_group() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, protocol(), PROCESSORS["handler"])
+            server = await start_ping_server(nursery)
             mine = ExceptionGroup("mine", [ValueError("a"), KeyError("b")])
             with pytest.raises(ExceptionGroup) as caught:
                 async with tr.connect(protocol(), "127.0.0.1", server.port):

@@ -13,7 +13,6 @@ import math
 import os
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,36 +25,18 @@ from examples import flood, flood_blocking, flood_report
 from examples.flood import Ack, Finish, Step, Tally, Wire
 from examples.flood_client import HOST, Server, flood_step, in_turn
 from examples.hello_world import CODECS
+from tests.process_support import python_succeeds
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def _flood(report: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``python -m examples.flood`` with ``options``, which writes its JSON report to ``report``."""
+    return python_succeeds("-m", "examples.flood", *options, "--json", report)
 
 
 @pytest.mark.parametrize("codec", list(CODECS))
 def test_a_short_sweep_loses_and_reorders_nothing(codec: str, tmp_path: Path) -> None:
     report = tmp_path / "flood.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "examples.flood",
-            "--rate",
-            "200,max",
-            "--seconds",
-            "0.5",
-            "--codec",
-            codec,
-            "--size",
-            "100",
-            "--json",
-            str(report),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    _flood(report, "--rate", "200,max", "--seconds", "0.5", "--codec", codec, "--size", "100")
     steps = [Step(**step) for step in json.loads(report.read_text())["steps"]]
     assert [(step.codec, step.target) for step in steps] == [(codec, 200.0), (codec, None)]
     for step in steps:
@@ -67,12 +48,10 @@ def test_a_short_sweep_loses_and_reorders_nothing(codec: str, tmp_path: Path) ->
 
 def test_both_servers_in_one_run_lose_nothing_and_give_the_floor(tmp_path: Path) -> None:
     report = tmp_path / "flood.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "examples.flood", "--rate", "300", "--seconds", "0.3",
-         "--codec", "all", "--server", "both", "--repeat", "2", "--json", str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=90, check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = _flood(
+        report, "--rate", "300", "--seconds", "0.3", "--codec", "all", "--server", "both",
+        "--repeat", "2",
+    )  # fmt: skip
     document = json.loads(report.read_text())
     steps = [Step(**step) for step in document["steps"]]
     assert [(s.codec, s.repeat, s.server) for s in steps] == [
@@ -164,10 +143,24 @@ def test_rates_parse_and_refuse_nonsense() -> None:
 def _step(codec: str, server: str, repeat: int, target: float | None, cpu: float) -> Step:
     rate = 5e4 if target is None else target
     return Step(
-        codec=codec, server=server, repeat=repeat, size=32, wire_bytes=50, target=target,
-        sent=100, acked=100, seconds=1.0, rate=rate, server_cpu=cpu, client_cpu=2 * cpu,
-        server_rss=2**25, client_rss=2**25, p50_us=100.0 * rate / 1e3,
-        p99_us=300.0 * rate / 1e3, lost=0, reordered=0,
+        codec=codec,
+        server=server,
+        repeat=repeat,
+        size=32,
+        wire_bytes=50,
+        target=target,
+        sent=100,
+        acked=100,
+        seconds=1.0,
+        rate=rate,
+        server_cpu=cpu,
+        client_cpu=2 * cpu,
+        server_rss=2**25,
+        client_rss=2**25,
+        p50_us=100.0 * rate / 1e3,
+        p99_us=300.0 * rate / 1e3,
+        lost=0,
+        reordered=0,
     )
 
 
@@ -180,13 +173,16 @@ def test_the_report_takes_medians_and_the_floor_per_codec_and_rate() -> None:
     ]
     summaries = flood_report.summarize(steps)
     assert [(s.codec, s.server, s.runs) for s in summaries] == [
-        ("textual", "reactive", 3), ("textual", "blocking", 3),
-        ("fixed", "reactive", 3), ("fixed", "blocking", 3),
+        ("textual", "reactive", 3),
+        ("textual", "blocking", 3),
+        ("fixed", "reactive", 3),
+        ("fixed", "blocking", 3),
     ]
     assert [s.server_cpu for s in summaries] == [20.0, 10.0, 10.0, 5.0]
     floors = flood_report.floors(summaries)
     assert [(f.codec, f.target, f.reactive_cpu, f.blocking_cpu) for f in floors] == [
-        ("textual", 380.0, 20.0, 10.0), ("fixed", 380.0, 10.0, 5.0),
+        ("textual", 380.0, 20.0, 10.0),
+        ("fixed", 380.0, 10.0, 5.0),
     ]
     assert all(math.isclose(f.ratio, 2.0) for f in floors)
     # One server alone: no floor to compare with.

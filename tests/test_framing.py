@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import struct
 from collections.abc import Callable
 
@@ -10,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.chunks import split_at
 from trio_reactive.errors import ConfigError, EncodeError, FrameTooLarge
 from trio_reactive.wire.framing import (
     MAX_U32,
@@ -27,12 +27,6 @@ def feed_chunks(framer: Framer, chunks: list[bytes]) -> list[bytes]:
     for chunk in chunks:
         frames.extend(framer.feed(chunk))
     return frames
-
-
-def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
-    """``data`` cut at the given offsets (any order, duplicates and out-of-range values allowed)."""
-    points = sorted({min(max(cut, 0), len(data)) for cut in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 def one_byte_at_a_time(data: bytes) -> list[bytes]:

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import trio
 
 from examples import hello_world
 from examples.hello_world import World
+from tests.process_support import python_succeeds
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 TIMEOUT = 10
 HINT = re.compile(r"echo '(?P<line>.*)' \| nc -N (?P<host>\S+) (?P<port>\d+)")
@@ -78,15 +75,7 @@ def test_the_demo_round_trips_both_messages(codec: str) -> None:
 
 
 def test_the_demo_runs_to_the_end() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "examples.demo"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = python_succeeds("-m", "examples.demo")
     assert "client  <- World(place='Earth')" in done.stdout
     assert "0 cancelled" in done.stdout
 

@@ -8,11 +8,9 @@ collected test runs).
 from __future__ import annotations
 
 import functools
-import os
 import re
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ import pytest
 import trio
 
 from examples import http10
+from tests.process_support import python_process
 
 TIMEOUT = 20
 BODY = bytes(range(256)) * 4096 + b"\r\n\r\nthe end\n"  # 1 MiB, with blank lines inside
@@ -37,22 +36,13 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def http_server(root: Path) -> Iterator[int]:
     """``python -m http.server`` on a free port; yields the port."""
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(root)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
+    arguments = ("-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(root))
+    with python_process(*arguments, stderr=subprocess.DEVNULL) as process:
         assert process.stdout is not None
         banner = process.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 12345 (...) ..."
         found = re.search(r"port (\d+)", banner)
         assert found is not None, banner
         yield int(found.group(1))
-    finally:
-        process.kill()
-        process.wait(timeout=TIMEOUT)
 
 
 async def test_the_client_fetches_a_body_from_python_http_server(http_server: int) -> None:

@@ -9,8 +9,6 @@ saw as ``Any``) would fail the test as surely as a missing ``py.typed``.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import site
 import subprocess
 import venv
@@ -19,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.process_support import ROOT, load_module, run, without_python_paths
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -33,24 +31,11 @@ wrong: str = config.max_message_size
 
 
 def _dev() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dev", ROOT / "dev.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("dev", ROOT / "dev.py")
 
 
 def _run(*command: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "MYPYPATH"}}
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
-    )
+    return run(command, cwd=cwd, env=without_python_paths(), timeout=200)
 
 
 def test_mypy_finds_the_installed_package_from_outside_the_checkout(tmp_path: Path) -> None:

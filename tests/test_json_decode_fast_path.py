@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.models import RICH, Color, Move, Ping, Point, Quit, Rich, Stamped
-from tests.strategies import messages, strategy_for, variants
+from tests.strategies import json_values, messages, strategy_for, variants
 from trio_reactive.errors import DecodeError
 from trio_reactive.wire.codec import Textual
 from trio_reactive.wire.json.serde import JsonSerde, make_json_converter
@@ -182,15 +182,6 @@ def assert_decodes_as_strictly(payloads: list[bytes]) -> None:
 
 # ---------------------------------------------------------------- mutations
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=6),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
-    max_leaves=6,
-)
 #: Values one JSON type away from a valid one: what a lenient decoder would wrongly accept.
 NEAR_MISSES = (
     [True, False, 0, 1, -1, 2, 3, 1.0, 0.5, -0.0, "1", "", "a", "big", "AA==", "2024-01-02",
@@ -210,7 +201,7 @@ def mutate(data: st.DataObject, value: Any) -> Any:
         if action == "deeper":
             changed[key] = mutate(data, value[key])
         elif action == "replace":
-            changed[key] = data.draw(near_misses | json_values)
+            changed[key] = data.draw(near_misses | json_values(max_leaves=6))
         elif action == "delete":
             del changed[key]
         else:
@@ -219,7 +210,7 @@ def mutate(data: st.DataObject, value: Any) -> Any:
     if isinstance(value, list) and value and data.draw(st.booleans()):
         index = data.draw(st.integers(0, len(value) - 1))
         return [*value[:index], mutate(data, value[index]), *value[index + 1 :]]
-    return data.draw(near_misses | json_values)
+    return data.draw(near_misses | json_values(max_leaves=6))
 
 
 def everything_strategy() -> st.SearchStrategy[Everything]:

@@ -28,6 +28,12 @@ FRAMES: dict[str, tuple[Callable[[], FramerBase], bytes]] = {
 }
 
 
+#: The codecs whose frames have no fixed size, so that one can come too large.
+FRAMED_CODECS = pytest.mark.parametrize(
+    "codec", [Textual(), VariableBinary()], ids=lambda codec: codec.name
+)
+
+
 def pieces(data: bytes) -> list[bytes]:
     return [data[i : i + PIECE] for i in range(0, len(data), PIECE)]
 
@@ -68,7 +74,7 @@ def test_a_long_line_in_pieces_is_refused_at_the_piece_that_exceeds_the_limit() 
     assert framer._kept == []
 
 
-@pytest.mark.parametrize("codec", [Textual(), VariableBinary()], ids=lambda c: c.name)
+@FRAMED_CODECS
 def test_a_frame_refused_in_pieces_leaves_all_its_bytes_for_a_hand_over(
     codec: Textual | VariableBinary,
 ) -> None:
@@ -92,7 +98,7 @@ def test_an_oversize_prefix_is_refused_before_its_payload_arrives() -> None:
     assert framer._kept == []
 
 
-@pytest.mark.parametrize("codec", [Textual(), VariableBinary()], ids=lambda c: c.name)
+@FRAMED_CODECS
 def test_a_decoder_keeps_no_bytes_for_reads_that_complete_nothing(
     codec: Textual | VariableBinary,
 ) -> None:

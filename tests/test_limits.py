@@ -26,6 +26,8 @@ from tests.engine_support import (
     protocol,
     raw_connect,
     read_until_eof,
+    start_ping_listeners,
+    start_ping_server,
     start_server,
 )
 from trio_reactive._logs import RateLimitedLog
@@ -83,12 +85,8 @@ async def test_streams_handed_to_the_server_count_against_the_limit() -> None:
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(
-                nursery,
-                protocol(),
-                PROCESSORS["handler"],
-                config=tr.Config(max_connections=1),
-                on_event=events,
+            server = await start_ping_server(
+                nursery, config=tr.Config(max_connections=1), on_event=events
             )
             first, _first_client = trio.testing.memory_stream_pair()
             second, second_client = trio.testing.memory_stream_pair()
@@ -121,11 +119,7 @@ async def test_repeated_accept_errors_are_rate_limited(
     caplog.set_level(logging.ERROR, logger="trio_reactive")
     listener = _FullListener()
     async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            lambda task_status: tr.serve_listeners(
-                protocol(), PROCESSORS["handler"], [listener], task_status=task_status
-            )
-        )
+        server = await start_ping_listeners(nursery, [listener])
         await trio.sleep(65)
         await server.shutdown()
     lines = [
@@ -202,15 +196,8 @@ async def test_keepalive_timers_are_set_on_both_ends() -> None:
         (inner,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
         listener = _Recording(inner)
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: tr.serve_listeners(
-                    protocol(),
-                    PROCESSORS["handler"],
-                    [listener],
-                    config=KEEPALIVE,
-                    on_event=events,
-                    task_status=task_status,
-                )
+            server = await start_ping_listeners(
+                nursery, [listener], config=KEEPALIVE, on_event=events
             )
             client = await open_stream("127.0.0.1", server.port, KEEPALIVE)
             assert isinstance(client, trio.SocketStream)

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import trio
-import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,7 @@ from tests.engine_support import (
     protocol,
     raw_connect,
     read_until_eof,
+    start_ping_server,
     start_server,
 )
 
@@ -88,9 +88,7 @@ async def test_a_first_whole_message_in_time_completes_the_handshake(autojump_cl
     events = Recorder()
     config = tr.Config(handshake_timeout=5)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], config=config, on_event=events
-        )
+        server = await start_ping_server(nursery, config=config, on_event=events)
         async with tr.connect(protocol(), "127.0.0.1", server.port) as conn:
             await trio.sleep(4)
             await conn.send(Ping(1))
@@ -107,9 +105,7 @@ async def test_without_a_handshake_timeout_a_trickle_is_served(autojump_clock: A
     events = Recorder()
     config = tr.Config(handshake_timeout=None)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], config=config, on_event=events
-        )
+        server = await start_ping_server(nursery, config=config, on_event=events)
         stream = await raw_connect(server.port)
         await _trickle(stream, PING, 1.0)  # 17 s for one message
         with trio.fail_after(5):
@@ -126,9 +122,7 @@ async def test_a_server_closes_a_connection_idle_for_idle_timeout(autojump_clock
     events = Recorder()
     config = tr.Config(idle_timeout=30)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], config=config, on_event=events
-        )
+        server = await start_ping_server(nursery, config=config, on_event=events)
         stream = await raw_connect(server.port)
         for _ in range(3):  # traffic every 20 s keeps it open
             await stream.send_all(PING)
@@ -149,7 +143,7 @@ async def test_a_server_closes_a_connection_idle_for_idle_timeout(autojump_clock
 async def test_a_client_closes_an_idle_connection_too(autojump_clock: Any) -> None:
     events = Recorder()
     async with trio.open_nursery() as nursery:
-        server = await start_server(nursery, protocol(), PROCESSORS["handler"])
+        server = await start_ping_server(nursery)
         start = trio.current_time()
         async with tr.connect(
             protocol(),
@@ -256,35 +250,19 @@ def test_liveness_timeouts_must_be_positive(field: str, value: float) -> None:
 # ---------------------------------------------------------------- TLS: one budget, any stream
 
 
-@pytest.fixture(scope="module")
-def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    return server_context, client_context
-
-
 async def test_the_tls_handshake_and_the_first_message_share_one_budget(
-    autojump_clock: Any, contexts: Any
+    autojump_clock: Any, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
 ) -> None:
-    server_context, client_context = contexts
     events = Recorder()
     config = tr.Config(handshake_timeout=10)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery,
-            protocol(),
-            PROCESSORS["handler"],
-            ssl_context=server_context,
-            config=config,
-            on_event=events,
+        server = await start_ping_server(
+            nursery, ssl_context=server_tls, config=config, on_event=events
         )
         start = trio.current_time()
         plain = await raw_connect(server.port)
         await trio.sleep(6)  # most of the budget gone before the TLS handshake starts
-        stream = trio.SSLStream(plain, client_context, server_hostname="127.0.0.1")
+        stream = trio.SSLStream(plain, client_tls, server_hostname="127.0.0.1")
         await stream.do_handshake()
         nursery.start_soon(_trickle, stream, PING[:-1], 1.0)
         await events.wait_for(tr.Disconnected)
@@ -294,8 +272,9 @@ async def test_the_tls_handshake_and_the_first_message_share_one_budget(
         await server.shutdown()
 
 
-async def test_write_timeout_over_tls(autojump_clock: Any, contexts: Any) -> None:
-    server_context, client_context = contexts
+async def test_write_timeout_over_tls(
+    autojump_clock: Any, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
     events = Recorder()
     sent = [0]
     config = tr.Config(write_timeout=20)
@@ -304,12 +283,12 @@ async def test_write_timeout_over_tls(autojump_clock: Any, contexts: Any) -> Non
             nursery,
             protocol(),
             _flooder(sent),
-            ssl_context=server_context,
+            ssl_context=server_tls,
             config=config,
             on_event=events,
         )
         plain = await raw_connect(server.port)
-        stream = trio.SSLStream(plain, client_context, server_hostname="127.0.0.1")
+        stream = trio.SSLStream(plain, client_tls, server_hostname="127.0.0.1")
         await stream.send_all(PING)
         reason, _ = await _disconnect_reason(events)
         assert reason is REASON.WRITE_TIMEOUT

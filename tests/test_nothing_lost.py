@@ -7,7 +7,9 @@ the order it was produced, or is counted as not sent.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -193,6 +195,19 @@ def _big_protocol(codec: str) -> tr.Protocol:
 
 
 _BIG_CODECS = ["textual", "variable"]  # the fixed codec carries no ``bytes``
+#: Room to queue every big message, and a close that gives up soon once no byte moves.
+_STALLED = tr.Config(close_timeout=0.3, outgoing_capacity_bytes=16 << 20)
+
+
+@contextlib.asynccontextmanager
+async def _queued(
+    proto: tr.Protocol, listener: trio.SocketListener, queued: int
+) -> AsyncIterator[tr.ClientConnection[Any, Any]]:
+    """A client of ``listener``, which reads nothing yet, with ``queued`` big messages queued."""
+    async with tr.connect(proto, "127.0.0.1", port_of(listener), config=_STALLED) as conn:
+        for n in range(queued):
+            conn.send_nowait(big(n))
+        yield conn
 
 
 async def _arrived(listener: trio.SocketListener, proto: tr.Protocol) -> list[int]:
@@ -212,12 +227,10 @@ async def test_leaving_a_connect_block_counts_what_a_stalled_server_never_got(co
     ``conn.unsent`` is exactly the number of messages the kernel did not take."""
     proto = _big_protocol(codec)
     queued = 100  # about 6.5 MB: more than the kernel's buffers hold
-    config = tr.Config(close_timeout=0.3, outgoing_capacity_bytes=16 << 20)
     listener = await raw_listener()
     with trio.fail_after(10):
-        async with tr.connect(proto, "127.0.0.1", port_of(listener), config=config) as conn:
-            for n in range(queued):
-                conn.send_nowait(big(n))
+        async with _queued(proto, listener, queued) as conn:
+            pass  # leaving the block flushes what the kernel takes, then gives up
         arrived = await _arrived(listener, proto)
     await listener.aclose()
     assert conn.unsent > 0
@@ -235,12 +248,9 @@ async def test_client_aclose_returns_the_true_unsent_count(codec: str, queued: i
     server reads only once ``aclose`` has returned).
     """
     proto = _big_protocol(codec)
-    config = tr.Config(close_timeout=0.3, outgoing_capacity_bytes=16 << 20)
     listener = await raw_listener()
     with trio.fail_after(10):
-        async with tr.connect(proto, "127.0.0.1", port_of(listener), config=config) as conn:
-            for n in range(queued):
-                conn.send_nowait(big(n))
+        async with _queued(proto, listener, queued) as conn:
             unsent = await conn.aclose(0.3)
         arrived = await _arrived(listener, proto)
     await listener.aclose()
@@ -256,7 +266,6 @@ async def test_flush_and_close_returns_the_true_unsent_count(codec: str, queued:
     """A server peer queues large replies to a client that does not read, then
     ``flush_and_close(t)``: arrived plus reported unsent is what was queued."""
     proto = _big_protocol(codec)
-    config = tr.Config(close_timeout=0.3, outgoing_capacity_bytes=16 << 20)
     reported: list[int] = []
     done = trio.Event()
 
@@ -270,7 +279,7 @@ async def test_flush_and_close_returns_the_true_unsent_count(codec: str, queued:
 
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, proto, flood_then_close, config=config)
+            server = await start_server(nursery, proto, flood_then_close, config=_STALLED)
             client = await RawPeer.open(server.port, proto)
             client.decoder = proto.side("client").codec.decoder(16 << 20)
             await client.send([Ask(0)])

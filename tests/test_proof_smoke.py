@@ -9,30 +9,17 @@ benchmarks/README.md; here they only prove the scripts, and the checks in them, 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from benchmarks.faults import CASES
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.process_support import python_succeeds
 
 pytestmark = pytest.mark.timeout(100)
 
 
 def smoke(module: str, *arguments: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", module, "--smoke", *arguments],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return python_succeeds("-m", module, "--smoke", *arguments).stdout
 
 
 def test_fuzz_smoke() -> None:

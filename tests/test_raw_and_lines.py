@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import attrs
@@ -10,17 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.chunks import split_at
 from tests.models import Ping
 from trio_reactive.errors import ConfigError, DecodeError, EncodeError, ProtocolDefinitionError
 from trio_reactive.wire.codec import FixedBinary, Raw, Textual, VariableBinary
 
 FAST = settings(max_examples=60, deadline=None)
 RAW = Raw().compile((bytes,), (bytes,))
-
-
-def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({min(max(cut, 0), len(data)) for cut in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 @attrs.frozen

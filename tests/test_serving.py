@@ -3,12 +3,7 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +11,10 @@ import trio
 
 import trio_reactive as tr
 from tests.engine_support import PROCESSORS, Ping, Pong, protocol, raw_connect, read_until_eof
+from tests.process_support import announced_port, python_process
 
 pytestmark = pytest.mark.timeout(60)
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 20
 
 
@@ -78,63 +73,30 @@ async def test_keyword_arguments_reach_nursery_start_without_partial() -> None:
 
 # -- serve_forever, as a program ----------------------------------------------------------------
 
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(?P<port>\d+)")
-
-
-def _start_server_only() -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "examples.hello_world", "server-only", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_serve_forever_shuts_down_gracefully_on_a_signal(stop: signal.Signals) -> None:
-    process = _start_server_only()
-    try:
+    with python_process("-m", "examples.hello_world", "server-only", "--port", "0") as process:
         assert process.stdout is not None
         with trio.fail_after(TIMEOUT):
-            line = await trio.to_thread.run_sync(process.stdout.readline)
-            found = LISTENING.search(line)
-            assert found is not None, line
+            port = await announced_port(process.stdout)
             # A live peer when the signal arrives: it gets its reply, then a clean close.
-            stream = await raw_connect(int(found["port"]))
+            stream = await raw_connect(port)
             await stream.send_all(b'{"Hello":{}}\n')
             assert await stream.receive_some() == b'{"World":{"place":"Earth"}}\n'
             process.send_signal(stop)
             assert await read_until_eof(stream) == b""
             await stream.aclose()
             out, err = await trio.to_thread.run_sync(process.communicate)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, err
     assert f"stopped by {stop.name}" in out
     assert "Traceback" not in err
 
 
 def test_the_ping_pong_server_stops_on_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "examples.ping_pong", "server", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
+    with python_process("-m", "examples.ping_pong", "server", "--port", "0") as process:
         assert process.stdout is not None
         assert "ping-pong server on" in process.stdout.readline()
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=TIMEOUT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, err
     assert "stopped by SIGTERM" in out

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import trio
-import trustme
 
 import trio_reactive as tr
 from tests.engine_support import (
@@ -28,21 +27,11 @@ from tests.engine_support import (
     protocol,
     raw_connect,
     read_until_eof,
-    start_server,
+    start_ping_server,
 )
 from trio_reactive.client import open_stream
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(scope="module")
-def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    return server_context, client_context
 
 
 @pytest.fixture
@@ -109,46 +98,38 @@ async def _silent(stream: trio.SocketStream) -> None:
     await trio.sleep_forever()
 
 
-async def test_a_silent_tls_server_times_the_client_out(autojump_clock: Any, contexts: Any) -> None:
-    _, client_context = contexts
+async def test_a_silent_tls_server_times_the_client_out(
+    autojump_clock: Any, client_tls: ssl.SSLContext
+) -> None:
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(trio.serve_tcp, _silent, 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
         start = trio.current_time()
         with pytest.raises(tr.ConnectFailed, match=r"TLS handshake timed out after 10\.0 s"):
-            async with tr.connect(protocol(), "127.0.0.1", port, ssl_context=client_context):
+            async with tr.connect(protocol(), "127.0.0.1", port, ssl_context=client_tls):
                 pass
         assert trio.current_time() - start == pytest.approx(10)
         nursery.cancel_scope.cancel()
 
 
-async def test_tls_handshake_errors_are_not_timeouts(contexts: Any) -> None:
-    server_context, _ = contexts
+async def test_tls_handshake_errors_are_not_timeouts(server_tls: ssl.SSLContext) -> None:
     stranger = ssl.create_default_context()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(
-                nursery, protocol(), PROCESSORS["handler"], ssl_context=server_context
-            )
+            server = await start_ping_server(nursery, ssl_context=server_tls)
             with pytest.raises(tr.ConnectFailed, match=r"TLS handshake with 127\.0\.0\.1:\d+ fail"):
                 await open_stream("127.0.0.1", server.port, tr.Config(), stranger)
             await server.shutdown()
 
 
 async def test_connections_that_never_start_tls_are_closed_after_the_handshake_timeout(
-    autojump_clock: Any, contexts: Any
+    autojump_clock: Any, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
 ) -> None:
-    server_context, client_context = contexts
     events = Recorder()
     config = tr.Config(handshake_timeout=5)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery,
-            protocol(),
-            PROCESSORS["handler"],
-            ssl_context=server_context,
-            config=config,
-            on_event=events,
+        server = await start_ping_server(
+            nursery, ssl_context=server_tls, config=config, on_event=events
         )
         idle = [await raw_connect(server.port) for _ in range(50)]
         start = trio.current_time()
@@ -162,28 +143,19 @@ async def test_connections_that_never_start_tls_are_closed_after_the_handshake_t
         assert all(event.address[0] == "127.0.0.1" for event in rejected)
         assert events.count()["Connected"] == 0
         # A real client still gets in, and its handshake is not cut short.
-        async with tr.connect(
-            protocol(), "127.0.0.1", server.port, ssl_context=client_context
-        ) as conn:
+        async with tr.connect(protocol(), "127.0.0.1", server.port, ssl_context=client_tls) as conn:
             await conn.send(Ping(1))
             assert await conn.receive() == Pong(1, 2)
         await server.shutdown()
 
 
 async def test_plain_text_to_a_tls_server_is_rejected_as_a_failed_handshake(
-    contexts: Any,
+    server_tls: ssl.SSLContext,
 ) -> None:
-    server_context, _ = contexts
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await start_server(
-                nursery,
-                protocol(),
-                PROCESSORS["handler"],
-                ssl_context=server_context,
-                on_event=events,
-            )
+            server = await start_ping_server(nursery, ssl_context=server_tls, on_event=events)
             stream = await raw_connect(server.port)
             await stream.send_all(b'{"Ping":{"n":1}}\n')
             await events.wait_for(tr.Rejected)
@@ -194,13 +166,12 @@ async def test_plain_text_to_a_tls_server_is_rejected_as_a_failed_handshake(
             await server.shutdown()
 
 
-async def test_shutdown_does_not_wait_for_handshakes(autojump_clock: Any, contexts: Any) -> None:
-    server_context, _ = contexts
+async def test_shutdown_does_not_wait_for_handshakes(
+    autojump_clock: Any, server_tls: ssl.SSLContext
+) -> None:
     events = Recorder()
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery, protocol(), PROCESSORS["handler"], ssl_context=server_context, on_event=events
-        )
+        server = await start_ping_server(nursery, ssl_context=server_tls, on_event=events)
         stream = await raw_connect(server.port)
         await trio.sleep(1)
         start = trio.current_time()
@@ -232,19 +203,13 @@ def test_timeouts_can_be_turned_off() -> None:
 
 
 async def test_connections_in_their_handshake_count_against_max_connections(
-    autojump_clock: Any, contexts: Any
+    autojump_clock: Any, server_tls: ssl.SSLContext
 ) -> None:
-    server_context, _ = contexts
     events = Recorder()
     config = tr.Config(max_connections=2, handshake_timeout=5)
     async with trio.open_nursery() as nursery:
-        server = await start_server(
-            nursery,
-            protocol(),
-            PROCESSORS["handler"],
-            ssl_context=server_context,
-            config=config,
-            on_event=events,
+        server = await start_ping_server(
+            nursery, ssl_context=server_tls, config=config, on_event=events
         )
         silent = [await raw_connect(server.port) for _ in range(3)]
         await events.wait_for(tr.Rejected)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import ssl
-from typing import Any
 
 import pytest
 import trio
-import trustme
 
 import trio_reactive as tr
 from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol, start_server
@@ -15,29 +13,18 @@ from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol, sta
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture(scope="module")
-def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    return server_context, client_context
-
-
 @pytest.mark.parametrize("codec", ["textual", "fixed", "variable"])
-async def test_messages_over_tls(codec: str, contexts: Any) -> None:
-    server_context, client_context = contexts
+async def test_messages_over_tls(
+    codec: str, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
     proto = protocol(codec)
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(
-                nursery, proto, PROCESSORS["handler"], ssl_context=server_context, on_event=events
+                nursery, proto, PROCESSORS["handler"], ssl_context=server_tls, on_event=events
             )
-            async with tr.connect(
-                proto, "localhost", server.port, ssl_context=client_context
-            ) as conn:
+            async with tr.connect(proto, "localhost", server.port, ssl_context=client_tls) as conn:
                 for n in range(100):
                     await conn.send(Ping(n))
                 assert [await conn.receive() for _ in range(100)] == [
@@ -48,14 +35,13 @@ async def test_messages_over_tls(codec: str, contexts: Any) -> None:
     assert events.count()["Connected"] == 1
 
 
-async def test_an_untrusted_server_is_refused(contexts: Any) -> None:
-    server_context, _ = contexts
+async def test_an_untrusted_server_is_refused(server_tls: ssl.SSLContext) -> None:
     proto = protocol("textual")
     stranger = ssl.create_default_context()  # does not trust the test authority
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_server(
-                nursery, proto, PROCESSORS["handler"], ssl_context=server_context
+                nursery, proto, PROCESSORS["handler"], ssl_context=server_tls
             )
             with pytest.raises(tr.ConnectFailed, match="TLS handshake"):
                 async with tr.connect(proto, "localhost", server.port, ssl_context=stranger):

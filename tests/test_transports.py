@@ -16,7 +16,15 @@ import trio
 import trio.testing
 
 import trio_reactive as tr
-from tests.engine_support import PROCESSORS, Ping, Pong, Recorder, protocol
+from tests.engine_support import (
+    PROCESSORS,
+    Ping,
+    Pong,
+    Recorder,
+    protocol,
+    start_ping_listeners,
+    start_ping_server,
+)
 from tests.models import CLIENT, SERVER
 
 pytestmark = pytest.mark.timeout(30)
@@ -85,6 +93,22 @@ def _server_service() -> tr.Service:
     )
 
 
+def _pinger(count: int, received: list[Any]) -> Any:
+    """A client processor: sends ``Ping(0)`` to ``Ping(count - 1)``, then adds the replies to
+    ``received`` and ends once ``count`` have come."""
+
+    async def pinger(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
+        for n in range(count):
+            await peer.send(Ping(n))
+        goal = len(received) + count
+        async for pong in pongs:
+            received.append(pong)
+            if len(received) == goal:
+                return
+
+    return pinger
+
+
 async def test_a_composite_service_over_a_unix_socket(tmp_path: Path) -> None:
     """Text to log in, then fixed binary records, both ways, on one Unix connection."""
     path = tmp_path / "game.sock"
@@ -97,16 +121,9 @@ async def test_a_composite_service_over_a_unix_socket(tmp_path: Path) -> None:
             peer.goto(Phase.PLAY)
             return
 
-    async def play(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
-        for n in range(5):
-            await peer.send(Ping(n))
-        async for pong in pongs:
-            received.append(pong)
-            if len(received) == 6:
-                return
-
     client = tr.Service(
-        {Phase.LOGIN: tr.Stage(LOGIN, log_in), Phase.PLAY: tr.Stage(PLAY, play)}, Phase.LOGIN
+        {Phase.LOGIN: tr.Stage(LOGIN, log_in), Phase.PLAY: tr.Stage(PLAY, _pinger(5, received))},
+        Phase.LOGIN,
     )
     events = Recorder()
     with trio.fail_after(10):
@@ -125,18 +142,10 @@ async def test_run_client_unix_runs_a_processor(tmp_path: Path) -> None:
     proto = protocol("variable")
     received: list[Any] = []
 
-    async def client(peer: tr.Peer, pongs: AsyncIterator[Any]) -> None:
-        for n in range(10):
-            await peer.send(Ping(n))
-        async for pong in pongs:
-            received.append(pong)
-            if len(received) == 10:
-                return
-
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await start_unix(nursery, proto, PROCESSORS["handler"], path)
-            reason = await tr.run_client_unix(proto, client, path)
+            reason = await tr.run_client_unix(proto, _pinger(10, received), path)
             await server.shutdown()
     assert reason is tr.DisconnectReason.PROCESSOR_ENDED
     assert received == [Pong(n, 2 * n) for n in range(10)]
@@ -214,15 +223,7 @@ async def test_serve_listeners_takes_any_trio_listener() -> None:
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: tr.serve_listeners(
-                    protocol(),
-                    PROCESSORS["handler"],
-                    [listener],
-                    on_event=events,
-                    task_status=task_status,
-                )
-            )
+            server = await start_ping_listeners(nursery, [listener], on_event=events)
             assert server.sockets == []
             clients = []
             for _ in range(3):
@@ -242,16 +243,7 @@ async def test_an_open_stream_is_handed_to_a_running_server() -> None:
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: tr.serve_tcp(
-                    protocol(),
-                    PROCESSORS["handler"],
-                    0,
-                    "127.0.0.1",
-                    on_event=events,
-                    task_status=task_status,
-                )
-            )
+            server = await start_ping_server(nursery, on_event=events)
             ours, theirs = trio.testing.memory_stream_pair()
             await server.serve_stream(ours)
             await events.wait_for(tr.Connected)
@@ -285,15 +277,7 @@ async def test_a_connection_accepted_as_shutdown_begins_is_turned_away() -> None
     events = Recorder()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: tr.serve_listeners(
-                    protocol(),
-                    PROCESSORS["handler"],
-                    [_HandOut()],
-                    on_event=events,
-                    task_status=task_status,
-                )
-            )
+            server = await start_ping_listeners(nursery, [_HandOut()], on_event=events)
             ours, theirs = trio.testing.memory_stream_pair()
             server._admit(ours)  # what the accept loop does; the connection's task has not run
             await server.shutdown()  # begins before that task runs

@@ -8,29 +8,16 @@ passes, and each mistake in the wrong one is the exact error a user must see.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.process_support import ROOT, run_python, without_python_paths
 
 pytestmark = pytest.mark.timeout(240)
 
-RIGHT = """\
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
-
-import attrs
-import trio
-
-import trio_reactive as tr
-from trio_reactive.testing import MemoryServer, run_processor
-
-
+#: The messages and the protocol both programs declare.
+MESSAGES = """\
 @attrs.frozen
 class Ping:
     n: int
@@ -47,7 +34,21 @@ class Quit:
 
 
 PROTOCOL = tr.Protocol(client=Ping, server=Pong | Quit)
-declared: tr.Protocol[Ping, Pong | Quit] = PROTOCOL
+"""
+
+RIGHT = """\
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import attrs
+import trio
+
+import trio_reactive as tr
+from trio_reactive.testing import MemoryServer, run_processor
+
+
+""" + MESSAGES + """declared: tr.Protocol[Ping, Pong | Quit] = PROTOCOL
 ROOM: tr.PeerGroup[Pong | Quit] = tr.PeerGroup()
 
 
@@ -111,23 +112,7 @@ import attrs
 import trio_reactive as tr
 
 
-@attrs.frozen
-class Ping:
-    n: int
-
-
-@attrs.frozen
-class Pong:
-    n: int
-
-
-@attrs.frozen
-class Quit:
-    pass
-
-
-PROTOCOL = tr.Protocol(client=Ping, server=Pong | Quit)
-
+""" + MESSAGES + """
 
 def wrong_reply(peer: tr.Peer[Pong | Quit], ping: Ping) -> str:
     return "not a Pong"
@@ -159,17 +144,9 @@ PROCESSOR_SHAPES = (
 
 def _mypy(program: str, directory: Path) -> list[str]:
     (directory / "program.py").write_text(program, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "MYPYPATH"}}
-    env["MYPYPATH"] = str(ROOT)
-    checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "program.py"],
-        cwd=directory,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
-    )
+    env = {**without_python_paths(), "MYPYPATH": str(ROOT)}
+    mypy = ("-m", "mypy", "--strict", "--no-incremental", "program.py")
+    checked = run_python(*mypy, cwd=directory, env=env, timeout=200)
     return checked.stdout.splitlines()
 
 

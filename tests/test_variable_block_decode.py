@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.chunks import reads
 from tests.models import CLIENT, RICH, SERVER, Move, Ping, Point, Quit
 from tests.strategies import strategy_for, variants
 from tests.test_binary_serdes import (
@@ -151,17 +152,6 @@ def streams(draw: st.DrawFn, side: str) -> bytes:
         at = draw(st.integers(0, len(stream)))
         stream[at:at] = struct.pack("<I", draw(st.sampled_from([200, 2**20, MAX_U32])))
     return bytes(stream) + draw(st.binary(max_size=6))  # maybe a partial frame at the end
-
-
-def reads(data: st.DataObject, stream: bytes) -> list[bytes | bytearray]:
-    """``stream`` cut anywhere (often not at all), some reads as bytearrays."""
-    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=6))
-    points = sorted({0, len(stream), *cuts})
-    chunks: list[bytes | bytearray] = []
-    for start, end in itertools.pairwise(points):
-        chunk = stream[start:end]
-        chunks.append(bytearray(chunk) if data.draw(st.booleans()) else chunk)
-    return chunks
 
 
 def decode_like_the_engine(decoder: Decoder, chunk: bytes | bytearray) -> tuple[Any, ...]:

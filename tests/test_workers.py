@@ -17,13 +17,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.process_support import ROOT, run_python, with_root_on_path
 from trio_reactive.workers import REUSE_PORT_OPTION
 
-ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 60
 STOP_TIMEOUT = 30
 
@@ -32,14 +31,13 @@ pytestmark = pytest.mark.timeout(120)
 
 class Launcher:
     def __init__(self, *arguments: str, app: str = "tests.worker_app:APP") -> None:
-        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         # The log goes to a file, not a pipe: a pipe nobody reads fills up with the workers'
         # lifecycle lines and blocks them.
         self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed with the launcher
         self.process = subprocess.Popen(
             [sys.executable, "-m", "trio_reactive.workers", app, "--host", "127.0.0.1", *arguments],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": path},
+            env=with_root_on_path(),
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
@@ -203,14 +201,7 @@ def test_workers_do_not_outlive_a_launcher_that_was_killed(launch: type[Launcher
 
 
 def test_the_workers_benchmark_runs() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.workers", "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT * 2,
-        check=False,
-    )
+    result = run_python("-m", "benchmarks.workers", "--smoke", timeout=STARTUP_TIMEOUT * 2)
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[2:]]
     assert [row[0] for row in rows] == ["serve_tcp", "1", "2"]
