@@ -13,20 +13,15 @@ The path of a message, in the order it meets the engine's files:
 
 A stage ends when its processor calls ``peer.goto`` (or ends, with a router), and the next
 stage gets every byte read but not handled (:meth:`Inbound.unconsumed`), framed afresh by its
-own codec.  The connection ends in one way only, :meth:`Connection.close`: flush what is queued
-(giving up only when the peer takes nothing for ``close_timeout``), shut the write side, read
-and drop the peer's input until its EOF (bounded by ``close_timeout``, or until it has been
-quiet for ``close_quiet``), close.  It never closes
-with unread input in a way that makes the kernel reset the connection and destroy replies
-already written.  ``Connected`` and ``Disconnected`` fire exactly once, when they happen.
+own codec.  The connection ends in one way only, the graceful close of :mod:`.closing`, or an
+abort that drops everything.  ``Connected`` and ``Disconnected`` fire exactly once, when they
+happen.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,24 +29,17 @@ import trio
 
 from ..config import Config
 from ..errors import StageError
-from ..events import (
-    Connected,
-    Disconnected,
-    DisconnectReason,
-    PeerArrived,
-    PeerLeft,
-    ServiceTerminating,
-    StageStats,
-)
+from ..events import Connected, DisconnectReason, PeerArrived, PeerLeft, StageStats
 from ..stage import CompiledStage, Plan
 from ..wire.codec import CompiledCodec
+from . import closing
 from .budget import Budget
 from .callbacks import EventSink
 from .errors import BROKEN
 from .inbound import Inbound
 from .inline import InlineStage
 from .lazy import Latch
-from .lifecycle import Lifecycle, State
+from .lifecycle import Lifecycle
 from .outbox import Outbox
 from .peer import Peer
 from .policies import Policies
@@ -65,9 +53,6 @@ __all__ = ["Connection"]
 logger = logging.getLogger("trio_reactive")
 
 _NO_GOTO: Any = object()
-#: How long closing the stream itself (a TLS close_notify) may take.
-_STREAM_CLOSE_TIMEOUT = 1.0
-_DISCONNECT_EVENT_TIMEOUT = 5.0
 
 
 class Connection:
@@ -85,12 +70,12 @@ class Connection:
     """
 
     __slots__ = (
-        "__weakref__", "_aborted", "_close_started", "_close_timeout", "_closed", "_deadlines",
-        "_goto", "_input_over", "_opened_by", "_reported", "_scope", "_task", "bytes_in",
-        "close_now", "closes_on_end_of_input", "closing", "config", "dropped_in", "emit",
-        "inbound", "lifecycle", "messages_in", "now", "outbox", "peer", "plan", "policies",
-        "read_at", "reading", "receive", "saw_end_of_input", "source", "stage", "stage_over",
-        "stream",
+        "__weakref__", "_aborted", "_deadlines", "_goto", "_opened_by", "_scope", "bytes_in",
+        "close_now", "close_started", "close_timeout", "closed", "closes_on_end_of_input",
+        "closing", "config", "dropped_in", "emit", "inbound", "input_over", "lifecycle",
+        "messages_in", "now", "outbox", "peer", "plan", "policies", "read_at", "reading",
+        "receive", "reported", "saw_end_of_input", "source", "stage", "stage_over", "stream",
+        "task",
     )
 
     def __init__(
@@ -140,13 +125,17 @@ class Connection:
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
         self._goto: Any = _NO_GOTO
-        self._close_timeout = config.close_timeout
-        self._input_over = Latch()
-        self._closed = Latch()
-        self._close_started = False
+        #: The close's state (see :mod:`.closing`): its no-progress timeout, whether it has
+        #: begun, the peer's input being over (EOF, or quiet while closing), the stream closed,
+        #: ``Disconnected`` reported.
+        self.close_timeout = config.close_timeout
+        self.close_started = False
+        self.input_over = Latch()
+        self.closed = Latch()
+        self.reported = False
         self._aborted = False
-        self._reported = False
-        self._task: trio.lowlevel.Task | None = None
+        #: The connection's own task, once it runs: the one that closes.
+        self.task: trio.lowlevel.Task | None = None
         self._scope: trio.CancelScope | None = None
 
     # ------------------------------------------------------------------ counters
@@ -175,7 +164,7 @@ class Connection:
 
     async def run(self) -> None:
         """Run every stage, then close; fire the connection events exactly once."""
-        self._task = trio.lowlevel.current_task()
+        self.task = trio.lowlevel.current_task()
         await self.emit(Connected(self.peer))
         try:
             async with trio.open_nursery() as nursery:
@@ -198,14 +187,9 @@ class Connection:
             if self._deadlines is not None:
                 self._deadlines.leave()
                 self._deadlines = None
-            if not self._closed.is_set():
-                self.outbox.abandon()
-                with trio.CancelScope(shield=True):
-                    await trio.aclose_forcefully(self.stream)
-                self.lifecycle.advance(State.CLOSED)
-                self._closed.set()
+            await closing.close_at_once(self)
             with trio.CancelScope(shield=True):
-                await self._report_disconnected()
+                await closing.report_disconnected(self)
             self._release()
 
     async def _run_stages(self) -> None:
@@ -291,7 +275,7 @@ class Connection:
         """The peer's input has ended (EOF)."""
         self.inbound.eof = True
         self.inbound.queue.close()
-        self._input_over.set()
+        self.input_over.set()
 
     # ------------------------------------------------------------------ outbound
 
@@ -346,40 +330,25 @@ class Connection:
         """
         self.end(reason, error)
         if timeout is not None:
-            self._close_timeout = timeout
+            self.close_timeout = timeout
         self.closing = True
         self.close_now = self.close_now or now
         self.stage_over = True
         self.inbound.queue.close()
-        if now or trio.lowlevel.current_task() is not self._task:
+        if now or trio.lowlevel.current_task() is not self.task:
             self.reading.cancel()
+
+    async def close(self) -> None:
+        """Close gracefully, in the connection's task (see :func:`.closing.close`)."""
+        await closing.close(self)
 
     async def flush_and_close(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         """Close now; return how many queued messages did not reach the kernel."""
-        self.request_close(DisconnectReason.CLOSED, now=True, timeout=timeout)
-        if trio.lowlevel.current_task() is self._task:
-            await self.close()
-        else:
-            await self._closed.wait()
-        return self.outbox.unsent
+        return await closing.flush_and_close(self, timeout)
 
     async def shutdown(self, grace: float | None) -> None:
-        """The service is terminating: tell the logic, let it flush, close.
-
-        What the ``ServiceTerminating`` callback sends is queued even past a full queue (it is
-        the peer's last message), and the callback gets at most ``grace`` seconds.
-        """
-        self.end(DisconnectReason.SHUTDOWN)
-        self.stage_over = True  # nothing more is handled: the goodbye is the last message
-        self.inbound.queue.close()
-        self.outbox.last_words = True  # a goodbye sent now goes, even past a full queue
-        try:
-            with trio.move_on_after(self._close_timeout if grace is None else grace):
-                await self.emit(ServiceTerminating(self.peer))
-        finally:
-            self.outbox.last_words = False
-            self.outbox.close()  # nothing a processor sends from now on goes after the goodbye
-        await self.flush_and_close(grace)
+        """The service is terminating (see :func:`.closing.shutdown`)."""
+        await closing.shutdown(self, grace)
 
     def abort(
         self,
@@ -400,81 +369,6 @@ class Connection:
         if not self.closing:
             self.abort(DisconnectReason.RESET, error)
 
-    async def close(self) -> None:
-        """Flush, shut the write side, drain the peer's input, close (see the module docstring).
-
-        Runs in the connection's task; other tasks request a close and wait for it.
-        """
-        if self._close_started:
-            await self._closed.wait()
-            return
-        self._close_started = True
-        self.closing = True  # a caller-driven client may still receive what was read
-        self.lifecycle.advance(State.CLOSING)
-        self.inbound.queue.close()
-        outbox = self.outbox
-        outbox.close()
-        try:
-            async with trio.open_nursery() as nursery:
-                if not self._input_over.is_set():
-                    nursery.start_soon(self._discard_input)
-                if not await outbox.flush(self._close_timeout):
-                    outbox.abandon()
-                elif await self._shut_write_side():
-                    self.lifecycle.advance(State.DRAINING)
-                    with trio.move_on_after(self._close_timeout):
-                        await self._input_over.wait()  # the peer's EOF, or a quiet input
-                nursery.cancel_scope.cancel()
-        finally:
-            with (
-                trio.CancelScope(shield=True),
-                trio.move_on_after(_STREAM_CLOSE_TIMEOUT),
-                contextlib.suppress(*BROKEN),
-            ):
-                await self.stream.aclose()
-            self.lifecycle.advance(State.CLOSED)
-            self._closed.set()
-        await self._report_disconnected()
-
-    async def _shut_write_side(self) -> bool:
-        if not isinstance(self.stream, trio.abc.HalfCloseableStream):
-            return False
-        try:
-            await self.stream.send_eof()
-        except (*BROKEN, trio.BusyResourceError):
-            return False
-        return True
-
-    async def _discard_input(self) -> None:
-        """Read and drop the peer's input while closing, until its EOF or until it has been
-        quiet for ``close_quiet``: unread input would make the kernel reset the connection when
-        it closes, destroying what was written and not yet read by the peer."""
-        size = self.config.receive_size
-        quiet_for = math.inf if self.config.close_quiet is None else self.config.close_quiet
-        try:
-            while True:
-                with trio.move_on_after(quiet_for) as quiet:
-                    data = await self.receive(size)
-                if quiet.cancelled_caught or not data:
-                    break  # a peer that sends nothing more cannot be reset by our close
-                self.bytes_in += len(data)
-        except BROKEN:
-            pass
-        self._input_over.set()
-
-    async def _report_disconnected(self) -> None:
-        if self._reported:
-            return
-        self._reported = True
-        lifecycle = self.lifecycle
-        if lifecycle.reason is None:
-            lifecycle.end(DisconnectReason.PROCESSOR_ENDED)
-        assert lifecycle.reason is not None
-        with trio.move_on_after(_DISCONNECT_EVENT_TIMEOUT) as scope:
-            scope.shield = True
-            await self.emit(Disconnected(self.peer, lifecycle.reason, lifecycle.error))
-        self.peer.session.clear()
-
     def _release(self) -> None:
         """Let go of every buffer and break every reference cycle: a finished connection is
         freed by reference counting alone, its peer too once nobody holds it."""
@@ -482,7 +376,7 @@ class Connection:
         self.outbox.release()
         self.peer._release()
         del self.policies, self.source
-        self._task = None
+        self.task = None
         self._scope = None
 
 
