@@ -44,6 +44,7 @@ from .outbox import Outbox
 from .peer import Peer
 from .policies import Policies
 from .poller import Poller
+from .senders import put_slow
 from .sources import PolledSource, StreamSource
 from .streamed import run_streamed_stage
 from .watchdog import Deadlines, check_heartbeat, keeper
@@ -285,8 +286,8 @@ class Connection:
     async def put_slow(self, data: bytes, count: int) -> None:
         """Queue replies the engine holds (a handler's, a hook's) as the outgoing policy says;
         if that fails they were produced and never written: they count as unsent."""
-        await self.outbox.put_slow(
-            data, count, self.config.outgoing_retry, self._slow_peer, count_unsent=True
+        await put_slow(
+            self.outbox, data, count, self.config.outgoing_retry, self._slow_peer, count_unsent=True
         )
 
     async def move_replies(self) -> None:
