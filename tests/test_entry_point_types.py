@@ -25,7 +25,7 @@ def test_a_server_entry_point_has_the_types_of_serve_tcp(entry_point: typing.Any
 
 def test_the_entry_points_are_defined_where_they_are_documented() -> None:
     """They all live in ``trio_reactive.serving``, and the package's names are those."""
-    import trio_reactive.serving as serving
+    from trio_reactive import serving
 
     for name in ("serve_tcp", "serve_listeners", "serve_unix", "open_server", "serve_forever"):
         assert getattr(tr, name) is getattr(serving, name)
