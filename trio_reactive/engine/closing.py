@@ -7,6 +7,12 @@ by ``close_timeout``, or until it has been quiet for ``close_quiet``), close the
 never closes with unread input in a way that makes the kernel reset the connection and
 destroy replies already written.
 
+The events keep one order on every connection, server's or client's: ``Connected``, each
+stage's ``PeerArrived`` ... ``PeerLeft``, ``Disconnected``.  A close is often run while a stage
+is still current (a caller-driven client leaving its block or finding the server gone, a close
+requested from another task while the processor runs): the close then leaves the stage first,
+so its ``PeerLeft`` is never reported after ``Disconnected``.
+
 Kept apart from :mod:`.connection`, which runs the stages: this is the only code that closes a
 stream gracefully, and the only code that reports ``Disconnected`` (exactly once).
 """
@@ -47,6 +53,9 @@ async def close(conn: Connection) -> None:
     conn.inbound.queue.close()
     outbox = conn.outbox
     outbox.close()
+    # A close from inside a stage (a processor still running) leaves it first: its PeerLeft
+    # comes before Disconnected, whatever task closes.
+    await conn.leave_stage()
     try:
         async with trio.open_nursery() as nursery:
             if not conn.input_over.is_set():

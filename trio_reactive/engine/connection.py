@@ -71,12 +71,12 @@ class Connection:
     """
 
     __slots__ = (
-        "__weakref__", "_aborted", "_deadlines", "_goto", "_opened_by", "_scope", "bytes_in",
-        "close_now", "close_started", "close_timeout", "closed", "closes_on_end_of_input",
-        "closing", "config", "dropped_in", "emit", "inbound", "input_over", "lifecycle",
-        "messages_in", "now", "outbox", "peer", "plan", "policies", "read_at", "reading",
-        "receive", "reported", "saw_end_of_input", "source", "stage", "stage_over", "stream",
-        "task",
+        "__weakref__", "_aborted", "_deadlines", "_goto", "_opened_by", "_scope", "_visit",
+        "bytes_in", "close_now", "close_started", "close_timeout", "closed",
+        "closes_on_end_of_input", "closing", "config", "dropped_in", "emit", "inbound",
+        "input_over", "lifecycle", "messages_in", "now", "outbox", "peer", "plan", "policies",
+        "read_at", "reading", "receive", "reported", "saw_end_of_input", "source", "stage",
+        "stage_over", "stream", "task",
     )
 
     def __init__(
@@ -126,6 +126,9 @@ class Connection:
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
         self._goto: Any = _NO_GOTO
+        #: The current stage's visit, until its ``PeerLeft``: when it began, and the counters
+        #: then (messages in and out, bytes in and out).  None between stages.
+        self._visit: tuple[float, int, int, int, int] | None = None
         #: The close's state (see :mod:`.closing`): its no-progress timeout, whether it has
         #: begun, the peer's input being over (EOF, or quiet while closing), the stream closed,
         #: ``Disconnected`` reported.
@@ -199,9 +202,15 @@ class Connection:
         while True:
             self._enter(stage)
             first = self.inbound.decode(leftover) if leftover else None
-            started = trio.current_time()
-            before = (self.messages_in, self.messages_out, self.bytes_in, self.bytes_out)
+            visit = (
+                trio.current_time(),
+                self.messages_in,
+                self.messages_out,
+                self.bytes_in,
+                self.bytes_out,
+            )
             await self.emit(PeerArrived(self.peer, stage.name))
+            self._visit = visit
             try:
                 if stage.processor.kind.inline:
                     with self.reading:
@@ -209,16 +218,8 @@ class Connection:
                 else:
                     await run_streamed_stage(self, stage, first)
             finally:
-                stats = StageStats(
-                    self.messages_in - before[0],
-                    self.messages_out - before[1],
-                    self.bytes_in - before[2],
-                    self.bytes_out - before[3],
-                    trio.current_time() - started,
-                )
-                with trio.CancelScope(shield=True):
-                    await self.emit(PeerLeft(self.peer, stage.name, stats))
-            if self.closing:
+                stats = await self.leave_stage()
+            if self.closing or stats is None:
                 return
             following = self._next_stage(stats)
             if following is None:
@@ -236,6 +237,31 @@ class Connection:
         self.saw_end_of_input = False
         self._goto = _NO_GOTO
         self.reading = trio.CancelScope()
+
+    async def leave_stage(self) -> StageStats | None:
+        """Report ``PeerLeft`` for the current stage, once; return its statistics (None if it
+        was left already).
+
+        The stage is left when it ends, or when the connection starts to close, whichever
+        comes first: a close run inside the stage (a caller-driven client's, one requested
+        from another task) leaves it before the close, so that every ``PeerLeft`` comes before
+        ``Disconnected``, whatever task closes and whatever the processor still does.
+        """
+        visit = self._visit
+        if visit is None:
+            return None
+        self._visit = None
+        started, messages_in, messages_out, bytes_in, bytes_out = visit
+        stats = StageStats(
+            self.messages_in - messages_in,
+            self.messages_out - messages_out,
+            self.bytes_in - bytes_in,
+            self.bytes_out - bytes_out,
+            trio.current_time() - started,
+        )
+        with trio.CancelScope(shield=True):
+            await self.emit(PeerLeft(self.peer, self.stage.name, stats))
+        return stats
 
     def _next_stage(self, stats: StageStats) -> CompiledStage | None:
         """The stage to go on with, or None after deciding why the connection ends."""
