@@ -7,6 +7,12 @@ by ``close_timeout``, or until it has been quiet for ``close_quiet``), close the
 never closes with unread input in a way that makes the kernel reset the connection and
 destroy replies already written.
 
+A TLS stream has no write side to shut alone: the peer learns of the close only from the
+close_notify that closing the stream sends.  So a TLS close drains as long as the peer is
+still sending when the flush is over (it sent during the close, or its bytes wait unread in
+the socket), with the same bounds, and only then closes; a peer that sends nothing is closed at
+once, as it has nothing in flight that a reset could follow.
+
 The events keep one order on every connection, server's or client's: ``Connected``, each
 stage's ``PeerArrived`` ... ``PeerLeft``, ``Disconnected``.  A close is often run while a stage
 is still current (a caller-driven client leaving its block or finding the server gone, a close
@@ -21,7 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import TYPE_CHECKING
+import select
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -56,13 +63,14 @@ async def close(conn: Connection) -> None:
     # A close from inside a stage (a processor still running) leaves it first: its PeerLeft
     # comes before Disconnected, whatever task closes.
     await conn.leave_stage()
+    read_before = conn.bytes_in
     try:
         async with trio.open_nursery() as nursery:
             if not conn.input_over.is_set():
                 nursery.start_soon(_discard_input, conn)
             if not await outbox.flush(conn.close_timeout):
                 outbox.abandon()
-            elif await _shut_write_side(conn.stream):
+            elif await _shut_write_side(conn.stream) or _still_sending(conn, read_before):
                 conn.lifecycle.advance(State.DRAINING)
                 with trio.move_on_after(conn.close_timeout):
                     await conn.input_over.wait()  # the peer's EOF, or a quiet input
@@ -129,6 +137,33 @@ async def _shut_write_side(stream: trio.abc.Stream) -> bool:
     except (*BROKEN, trio.BusyResourceError):
         return False
     return True
+
+
+def _still_sending(conn: Connection, read_before: int) -> bool:
+    """Whether the peer's input is still coming, on a stream whose write side cannot be shut
+    (TLS): read while closing (more than ``read_before`` bytes in), or waiting unread."""
+    if conn.input_over.is_set():
+        return False
+    return conn.bytes_in > read_before or _unread_input(conn.stream)
+
+
+def _unread_input(stream: trio.abc.Stream) -> bool:
+    """Whether bytes wait unread in the socket under ``stream`` (a TLS stream wraps one);
+    False for a stream over no socket (a memory stream), whose close resets nothing."""
+    found: Any = stream
+    while found is not None and not isinstance(found, trio.SocketStream):
+        found = getattr(found, "transport_stream", None)
+    if found is None:
+        return False
+    fd = found.socket.fileno()
+    if fd < 0:
+        return False
+    if hasattr(select, "poll"):  # no descriptor-number limit, unlike select
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        return bool(poll.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)
+    return bool(readable)
 
 
 async def _discard_input(conn: Connection) -> None:
