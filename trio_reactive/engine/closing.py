@@ -35,6 +35,7 @@ import trio
 from ..events import Disconnected, DisconnectReason, ServiceTerminating
 from .errors import BROKEN
 from .lifecycle import State
+from .stages import leave_stage
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -62,7 +63,7 @@ async def close(conn: Connection) -> None:
     outbox.close()
     # A close from inside a stage (a processor still running) leaves it first: its PeerLeft
     # comes before Disconnected, whatever task closes.
-    await conn.leave_stage()
+    await leave_stage(conn)
     read_before = conn.bytes_in
     try:
         async with trio.open_nursery() as nursery:

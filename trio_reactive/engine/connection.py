@@ -1,4 +1,4 @@
-"""One connection, owned by a nursery: its stages one after another, then a graceful close.
+"""One connection, owned by a nursery: its state, its task, and the requests to end it.
 
 The path of a message, in the order it meets the engine's files:
 
@@ -11,33 +11,27 @@ The path of a message, in the order it meets the engine's files:
 4. bad input and raising processors are handled by :mod:`.policies`; why the connection ended
    is decided once, in :mod:`.lifecycle`.
 
-A stage ends when its processor calls ``peer.goto`` (or ends, with a router), and the next
-stage gets every byte read but not handled (:meth:`Inbound.unconsumed`), framed afresh by its
-own codec.  The connection ends in one way only, the graceful close of :mod:`.closing`, or an
-abort that drops everything.  ``Connected`` and ``Disconnected`` fire exactly once, when they
-happen.
+The connection's task runs its stages one after another (:mod:`.stages`), then closes.  It
+ends in one way only, the graceful close of :mod:`.closing`, or an abort that drops
+everything.  ``Connected`` and ``Disconnected`` fire exactly once, when they happen.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import trio
 
 from ..config import Config
 from ..errors import StageError
-from ..events import Connected, DisconnectReason, PeerArrived, PeerLeft, StageStats
+from ..events import Connected, DisconnectReason
 from ..stage import CompiledStage, Plan
-from ..wire.codec import CompiledCodec
 from . import closing
 from .budget import Budget
 from .callbacks import EventSink
 from .errors import BROKEN
 from .inbound import Inbound
-from .inline import InlineStage
 from .lazy import Latch
 from .lifecycle import Lifecycle
 from .outbox import Outbox
@@ -46,14 +40,12 @@ from .policies import Policies
 from .poller import Poller
 from .senders import put_slow
 from .sources import PolledSource, StreamSource
-from .streamed import run_streamed_stage
+from .stages import NO_GOTO, Visit, run_stages
 from .watchdog import Deadlines, check_heartbeat, keeper
 
 __all__ = ["Connection"]
 
 logger = logging.getLogger("trio_reactive")
-
-_NO_GOTO: Any = object()
 
 
 class Connection:
@@ -71,12 +63,11 @@ class Connection:
     """
 
     __slots__ = (
-        "__weakref__", "_aborted", "_deadlines", "_goto", "_opened_by", "_scope", "_visit",
-        "bytes_in", "close_now", "close_started", "close_timeout", "closed",
-        "closes_on_end_of_input", "closing", "config", "dropped_in", "emit", "inbound",
-        "input_over", "lifecycle", "messages_in", "now", "outbox", "peer", "plan", "policies",
-        "read_at", "reading", "receive", "reported", "saw_end_of_input", "source", "stage",
-        "stage_over", "stream", "task",
+        "__weakref__", "_aborted", "_deadlines", "_opened_by", "_scope", "bytes_in", "close_now",
+        "close_started", "close_timeout", "closed", "closes_on_end_of_input", "closing", "config",
+        "dropped_in", "emit", "goto_key", "inbound", "input_over", "lifecycle", "messages_in",
+        "now", "outbox", "peer", "plan", "policies", "read_at", "reading", "receive", "reported",
+        "saw_end_of_input", "source", "stage", "stage_over", "stream", "task", "visit",
     )
 
     def __init__(
@@ -125,10 +116,10 @@ class Connection:
         self._deadlines: Deadlines | None = None
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
-        self._goto: Any = _NO_GOTO
-        #: The current stage's visit, until its ``PeerLeft``: when it began, and the counters
-        #: then (messages in and out, bytes in and out).  None between stages.
-        self._visit: tuple[float, int, int, int, int] | None = None
+        #: The stage ``goto`` chose during this stage, and this stage's visit (see
+        #: :mod:`.stages`).
+        self.goto_key: Any = NO_GOTO
+        self.visit: Visit | None = None
         #: The close's state (see :mod:`.closing`): its no-progress timeout, whether it has
         #: begun, the peer's input being over (EOF, or quiet while closing), the stream closed,
         #: ``Disconnected`` reported.
@@ -177,7 +168,7 @@ class Connection:
                 if Deadlines.wanted(self, self._opened_by):
                     self._deadlines = keeper().file(self, self._opened_by)
                 try:
-                    await self._run_stages()
+                    await run_stages(self)
                 except BROKEN as exc:
                     if not self.closing:
                         self.abort(DisconnectReason.RESET, exc)
@@ -196,101 +187,11 @@ class Connection:
                 await closing.report_disconnected(self)
             self._release()
 
-    async def _run_stages(self) -> None:
-        stage = self.stage
-        leftover = b""
-        while True:
-            self._enter(stage)
-            first = self.inbound.decode(leftover) if leftover else None
-            visit = (
-                trio.current_time(),
-                self.messages_in,
-                self.messages_out,
-                self.bytes_in,
-                self.bytes_out,
-            )
-            await self.emit(PeerArrived(self.peer, stage.name))
-            self._visit = visit
-            try:
-                if stage.processor.kind.inline:
-                    with self.reading:
-                        await InlineStage(self, stage).run(first)
-                else:
-                    await run_streamed_stage(self, stage, first)
-            finally:
-                stats = await self.leave_stage()
-            if self.closing or stats is None:
-                return
-            following = self._next_stage(stats)
-            if following is None:
-                return
-            leftover = self.inbound.unconsumed()
-            stage = following
-            await trio.lowlevel.checkpoint()  # transitions can always be cancelled
-
-    def _enter(self, stage: CompiledStage) -> None:
-        limit = self.config.max_message_size
-        self.stage = stage
-        self.inbound.enter(stage.side.codec.decoder(limit))
-        self.outbox.use(stage.side.codec.encoder(limit), _frame_counter(stage.mirror))
-        self.stage_over = self.closing
-        self.saw_end_of_input = False
-        self._goto = _NO_GOTO
-        self.reading = trio.CancelScope()
-
-    async def leave_stage(self) -> StageStats | None:
-        """Report ``PeerLeft`` for the current stage, once; return its statistics (None if it
-        was left already).
-
-        The stage is left when it ends, or when the connection starts to close, whichever
-        comes first: a close run inside the stage (a caller-driven client's, one requested
-        from another task) leaves it before the close, so that every ``PeerLeft`` comes before
-        ``Disconnected``, whatever task closes and whatever the processor still does.
-        """
-        visit = self._visit
-        if visit is None:
-            return None
-        self._visit = None
-        started, messages_in, messages_out, bytes_in, bytes_out = visit
-        stats = StageStats(
-            self.messages_in - messages_in,
-            self.messages_out - messages_out,
-            self.bytes_in - bytes_in,
-            self.bytes_out - bytes_out,
-            trio.current_time() - started,
-        )
-        with trio.CancelScope(shield=True):
-            await self.emit(PeerLeft(self.peer, self.stage.name, stats))
-        return stats
-
-    def _next_stage(self, stats: StageStats) -> CompiledStage | None:
-        """The stage to go on with, or None after deciding why the connection ends."""
-        key = self._goto
-        ended_by_peer = self.inbound.eof and (
-            self.stage.processor.kind.inline or self.saw_end_of_input
-        )
-        if key is _NO_GOTO:
-            router = self.plan.router
-            key = router(self.peer) if router is not None else None
-            idle = not (stats.messages_in or stats.messages_out or self.inbound.unhandled())
-            if key is not None and self.inbound.eof and idle:
-                key = None  # input is over and the stage did nothing: moving on could only loop
-        if key is None:
-            ended = DisconnectReason
-            self.end(ended.PEER_CLOSED if ended_by_peer else ended.PROCESSOR_ENDED)
-            return None
-        stage = self.plan.stages.get(key)
-        if stage is None:
-            error = StageError(f"{self.peer!r}: no stage {key!r} in this service")
-            logger.error("%s; closing the connection", error)
-            self.end(DisconnectReason.STAGE_ERROR, error)
-        return stage
-
     def goto(self, key: Any) -> None:
         if key not in self.plan.stages:
             stages = list(self.plan.stages)
             raise StageError(f"no stage {key!r} in this service (it has {stages})")
-        self._goto = key
+        self.goto_key = key
         self.stage_over = True
 
     def read_failed(self, error: BaseException) -> None:
@@ -405,17 +306,6 @@ class Connection:
         del self.policies, self.source
         self.task = None
         self._scope = None
-
-
-@functools.lru_cache(maxsize=64)
-def _frame_counter(mirror: CompiledCodec) -> Callable[[bytes], int]:
-    """How many whole frames a prefix of what this end wrote holds (the other end's codec);
-    one per codec, shared by every connection."""
-
-    def count(data: bytes) -> int:
-        return len(mirror.decoder().decode(data).messages)
-
-    return count
 
 
 def _is_cancelled(exc: BaseException) -> bool:
