@@ -10,8 +10,9 @@ destroy replies already written.
 A TLS stream has no write side to shut alone: the peer learns of the close only from the
 close_notify that closing the stream sends.  So a TLS close drains as long as the peer is
 still sending when the flush is over (it sent during the close, or its bytes wait unread in
-the socket), with the same bounds, and only then closes; a peer that sends nothing is closed at
-once, as it has nothing in flight that a reset could follow.
+the socket), with the same bounds, and only then closes.  A peer that is not sending is closed
+at once: with no input unread the close resets nothing, and waiting for its quiet would hold
+every idle peer's close (a client leaving its block, say) for ``close_quiet``.
 
 The events keep one order on every connection, server's or client's: ``Connected``, each
 stage's ``PeerArrived`` ... ``PeerLeft``, ``Disconnected``.  A close is often run while a stage
@@ -19,8 +20,9 @@ is still current (a caller-driven client leaving its block or finding the server
 requested from another task while the processor runs): the close then leaves the stage first,
 so its ``PeerLeft`` is never reported after ``Disconnected``.
 
-Kept apart from :mod:`.connection`, which runs the stages: this is the only code that closes a
-stream gracefully, and the only code that reports ``Disconnected`` (exactly once).
+Kept apart from :mod:`.connection` (the connection's task) and :mod:`.stages`: this is the
+only code that closes a stream gracefully, and the only code that reports ``Disconnected``
+(exactly once).
 """
 
 from __future__ import annotations
