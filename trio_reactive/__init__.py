@@ -39,8 +39,17 @@ from .events import (
 )
 from .processor import Processor, per_message
 from .protocol import Protocol
-from .server import Server, serve_listeners, serve_tcp, serve_unix
-from .serving import client_task, open_server, run_server, serve_forever, server_task
+from .server import Server
+from .serving import (
+    client_task,
+    open_server,
+    run_server,
+    serve_forever,
+    serve_listeners,
+    serve_tcp,
+    serve_unix,
+    server_task,
+)
 from .stats import ServerStats
 from .wire import layout
 from .wire.codec import Codec, FixedBinary, Raw, Textual, VariableBinary

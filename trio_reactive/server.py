@@ -1,8 +1,9 @@
 """The server: listeners, an accept loop, one engine per connection, graceful shutdown.
 
-:func:`serve_tcp` is the ``nursery.start`` form, :func:`open_server` the ``async with`` one and
-:func:`serve_forever` / :func:`run_server` the whole program of a server that stops on
-SIGINT or SIGTERM; all of them build the same :class:`Server`.
+A :class:`Server` is made and run by the entry points of :mod:`~trio_reactive.serving`
+(:func:`~trio_reactive.serving.serve_tcp` and the rest); this module is the running server
+itself, and :func:`as_service`, the one way every entry point (servers' and clients') turns a
+protocol plus processor into a service.
 
 Before the engine starts on a connection, the server admits it: beyond ``max_connections`` it
 is closed at once, and a TLS connection must finish its handshake within ``handshake_timeout``
@@ -15,8 +16,6 @@ from __future__ import annotations
 import errno
 import logging
 import math
-import os
-import ssl
 from collections.abc import Callable
 from typing import Any, Generic
 
@@ -26,8 +25,7 @@ from ._lifecycle import address_text, log_event
 from ._logs import RateLimitedLog
 from ._sockets import apply_socket_options, peer_address
 from ._spare import SpareDescriptor
-from ._typing import ClientMsg, ServerMsg
-from ._unix import open_unix_listener, remove_socket_file
+from ._typing import ServerMsg
 from ._unwrap import lone_exception
 from .composite import Service, single_stage
 from .config import Config
@@ -40,7 +38,7 @@ from .processor import Processor
 from .protocol import Protocol
 from .stats import ServerStats, StatsRecorder
 
-__all__ = ["Server", "as_service", "serve_listeners", "serve_tcp", "serve_unix"]
+__all__ = ["Server", "as_service"]
 
 logger = logging.getLogger("trio_reactive")
 
@@ -83,7 +81,8 @@ class Server(Generic[ServerMsg]):
 
     ``Server[ServerMsg]``: its peers are ``Peer[ServerMsg]`` of the protocol it serves.
 
-    Made by :func:`serve_tcp` (or :func:`open_server`), never directly.
+    Made by :func:`~trio_reactive.serving.serve_tcp` (or another entry point of
+    :mod:`~trio_reactive.serving`), never directly.
     """
 
     def __init__(
@@ -355,86 +354,3 @@ class Server(Generic[ServerMsg]):
                     nursery.start_soon(connection.shutdown, grace)
         await self._finished.wait()
 
-
-async def serve_tcp(
-    protocol: Protocol[ClientMsg, ServerMsg] | Service,
-    processor: Processor[ClientMsg, ServerMsg] | None = None,
-    port: int = 0,
-    host: str | bytes | None = None,
-    *,
-    config: Config | None = None,
-    on_event: Callable[[Event], Any] | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve ``protocol`` with ``processor`` (or a composite ``Service``) on ``host:port``.
-
-    Use as ``server = await nursery.start(serve_tcp, protocol, processor, 0)``: port 0 picks a
-    free port (``server.port``); ``host=None`` listens on every interface.  Runs until
-    ``server.shutdown()`` or until cancelled.
-    """
-    service = as_service(protocol, processor)
-    config = config if config is not None else Config()
-    # Refuse a broken service before listening.
-    check_heartbeat(service.compile("server", config.max_message_size), config)
-    listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
-    if ssl_context is not None:
-        listeners = [
-            trio.SSLListener(listener, ssl_context, https_compatible=False)
-            for listener in listeners
-        ]
-    await serve_listeners(
-        service, None, listeners, config=config, on_event=on_event, task_status=task_status
-    )
-
-
-async def serve_listeners(
-    protocol: Protocol[ClientMsg, ServerMsg] | Service,
-    processor: Processor[ClientMsg, ServerMsg] | None,
-    listeners: list[trio.abc.Listener[Any]],
-    *,
-    config: Config | None = None,
-    on_event: Callable[[Event], Any] | None = None,
-    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve on any trio listeners: what ``serve_tcp`` and ``serve_unix`` come down to.
-
-    A listener may hand out any ``trio.abc.Stream``; a ``trio.SSLStream`` (from a
-    ``trio.SSLListener``) is handshaken under ``handshake_timeout`` before the service starts.
-    The server closes the listeners when it shuts down.
-    """
-    service = as_service(protocol, processor)
-    server: Server[ServerMsg] = Server(list(listeners), service, config or Config(), on_event)
-    with lone_exception():
-        await server._serve(task_status)
-
-
-async def serve_unix(
-    protocol: Protocol | Service,
-    processor: Processor | None,
-    path: str | os.PathLike[str],
-    *,
-    config: Config | None = None,
-    on_event: Callable[[Event], Any] | None = None,
-    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve on a Unix domain socket at ``path``, with the same engine, codecs and services.
-
-    ``processor`` is ``None`` for a composite ``Service``, as with ``serve_listeners``.
-
-    A stale socket file left by a server that died is removed first (a live server on the path
-    is an error); the file is removed again when the server ends.  Access is the file's: set
-    the directory's permissions (or the umask) to choose who may connect.
-    """
-    listener, inode = await open_unix_listener(path)
-    try:
-        await serve_listeners(
-            protocol,
-            processor,
-            [listener],
-            config=config,
-            on_event=on_event,
-            task_status=task_status,
-        )
-    finally:
-        remove_socket_file(path, inode)

@@ -1,16 +1,24 @@
-"""Conveniences around :func:`~trio_reactive.server.serve_tcp`, for the usual ways to run one.
+"""The entry points of a server: every way to run one, and ``client_task`` beside them.
 
+* ``await nursery.start(serve_tcp, ...)`` serves on TCP (TLS with ``ssl_context``),
+  :func:`serve_unix` on a Unix domain socket, :func:`serve_listeners` on any trio listeners
+  (what the other two come down to): each runs a :class:`~trio_reactive.server.Server` until
+  ``server.shutdown()`` or until cancelled;
 * ``async with open_server(...) as server:`` serves for the block, shuts down on leaving it;
 * ``await nursery.start(server_task(...))`` (and ``client_task`` for
   :func:`~trio_reactive.client.run_client`) binds every argument, keywords included, since
   ``nursery.start`` passes positional arguments only;
 * ``await serve_forever(...)`` / ``run_server(...)`` serve until SIGINT or SIGTERM, then shut
   down gracefully: the whole ``main`` of a server program.
+
+Apart from :mod:`~trio_reactive.server`, which is the running server itself: this module only
+opens listeners, checks what it is given, and starts and stops servers.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,22 +28,117 @@ from typing import Any
 import trio
 
 from ._typing import ClientMsg, ServerMsg
+from ._unix import open_unix_listener, remove_socket_file
 from ._unwrap import lone_exception
 from .client import run_client
 from .composite import Service
 from .config import Config, RetryPolicy
 from .engine import Peer
+from .engine.watchdog import check_heartbeat
 from .events import DisconnectReason, Event
 from .processor import Processor
 from .protocol import Protocol
-from .server import Server, serve_tcp
+from .server import Server, as_service
 
-__all__ = ["client_task", "open_server", "run_server", "serve_forever", "server_task"]
+__all__ = [
+    "client_task",
+    "open_server",
+    "run_server",
+    "serve_forever",
+    "serve_listeners",
+    "serve_tcp",
+    "serve_unix",
+    "server_task",
+]
 
 logger = logging.getLogger("trio_reactive")
 
 #: The signals that ask a server to stop: Ctrl-C, and what service managers send.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def serve_tcp(
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None = None,
+    port: int = 0,
+    host: str | bytes | None = None,
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``protocol`` with ``processor`` (or a composite ``Service``) on ``host:port``.
+
+    Use as ``server = await nursery.start(serve_tcp, protocol, processor, 0)``: port 0 picks a
+    free port (``server.port``); ``host=None`` listens on every interface.  Runs until
+    ``server.shutdown()`` or until cancelled.
+    """
+    service = as_service(protocol, processor)
+    config = config if config is not None else Config()
+    # Refuse a broken service before listening.
+    check_heartbeat(service.compile("server", config.max_message_size), config)
+    listeners: list[trio.abc.Listener[Any]] = list(await trio.open_tcp_listeners(port, host=host))
+    if ssl_context is not None:
+        listeners = [
+            trio.SSLListener(listener, ssl_context, https_compatible=False)
+            for listener in listeners
+        ]
+    await serve_listeners(
+        service, None, listeners, config=config, on_event=on_event, task_status=task_status
+    )
+
+
+async def serve_listeners(
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None,
+    listeners: list[trio.abc.Listener[Any]],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on any trio listeners: what ``serve_tcp`` and ``serve_unix`` come down to.
+
+    A listener may hand out any ``trio.abc.Stream``; a ``trio.SSLStream`` (from a
+    ``trio.SSLListener``) is handshaken under ``handshake_timeout`` before the service starts.
+    The server closes the listeners when it shuts down.
+    """
+    service = as_service(protocol, processor)
+    server: Server[ServerMsg] = Server(list(listeners), service, config or Config(), on_event)
+    with lone_exception():
+        await server._serve(task_status)
+
+
+async def serve_unix(
+    protocol: Protocol[ClientMsg, ServerMsg] | Service,
+    processor: Processor[ClientMsg, ServerMsg] | None,
+    path: str | os.PathLike[str],
+    *,
+    config: Config | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    task_status: trio.TaskStatus[Server[ServerMsg]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on a Unix domain socket at ``path``, with the same engine, codecs and services.
+
+    ``processor`` is ``None`` for a composite ``Service``, as with ``serve_listeners``.
+
+    A stale socket file left by a server that died is removed first (a live server on the path
+    is an error); the file is removed again when the server ends.  Access is the file's: set
+    the directory's permissions (or the umask) to choose who may connect.
+    """
+    listener, inode = await open_unix_listener(path)
+    try:
+        await serve_listeners(
+            protocol,
+            processor,
+            [listener],
+            config=config,
+            on_event=on_event,
+            task_status=task_status,
+        )
+    finally:
+        remove_socket_file(path, inode)
 
 
 def client_task(

@@ -1,4 +1,4 @@
-"""One connection, owned by a nursery: its stages one after another, then a graceful close.
+"""One connection, owned by a nursery: its state, its task, and the requests to end it.
 
 The path of a message, in the order it meets the engine's files:
 
@@ -11,63 +11,41 @@ The path of a message, in the order it meets the engine's files:
 4. bad input and raising processors are handled by :mod:`.policies`; why the connection ended
    is decided once, in :mod:`.lifecycle`.
 
-A stage ends when its processor calls ``peer.goto`` (or ends, with a router), and the next
-stage gets every byte read but not handled (:meth:`Inbound.unconsumed`), framed afresh by its
-own codec.  The connection ends in one way only, :meth:`Connection.close`: flush what is queued
-(giving up only when the peer takes nothing for ``close_timeout``), shut the write side, read
-and drop the peer's input until its EOF (bounded by ``close_timeout``, or until it has been
-quiet for ``close_quiet``), close.  It never closes
-with unread input in a way that makes the kernel reset the connection and destroy replies
-already written.  ``Connected`` and ``Disconnected`` fire exactly once, when they happen.
+The connection's task runs its stages one after another (:mod:`.stages`), then closes.  It
+ends in one way only, the graceful close of :mod:`.closing`, or an abort that drops
+everything.  ``Connected`` and ``Disconnected`` fire exactly once, when they happen.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
-import math
-from collections.abc import Callable
 from typing import Any
 
 import trio
 
 from ..config import Config
 from ..errors import StageError
-from ..events import (
-    Connected,
-    Disconnected,
-    DisconnectReason,
-    PeerArrived,
-    PeerLeft,
-    ServiceTerminating,
-    StageStats,
-)
+from ..events import Connected, DisconnectReason
 from ..stage import CompiledStage, Plan
-from ..wire.codec import CompiledCodec
+from . import closing
 from .budget import Budget
 from .callbacks import EventSink
 from .errors import BROKEN
 from .inbound import Inbound
-from .inline import InlineStage
 from .lazy import Latch
-from .lifecycle import Lifecycle, State
+from .lifecycle import Lifecycle
 from .outbox import Outbox
 from .peer import Peer
 from .policies import Policies
 from .poller import Poller
+from .senders import put_slow
 from .sources import PolledSource, StreamSource
-from .streamed import run_streamed_stage
+from .stages import NO_GOTO, Visit, run_stages
 from .watchdog import Deadlines, check_heartbeat, keeper
 
 __all__ = ["Connection"]
 
 logger = logging.getLogger("trio_reactive")
-
-_NO_GOTO: Any = object()
-#: How long closing the stream itself (a TLS close_notify) may take.
-_STREAM_CLOSE_TIMEOUT = 1.0
-_DISCONNECT_EVENT_TIMEOUT = 5.0
 
 
 class Connection:
@@ -85,12 +63,11 @@ class Connection:
     """
 
     __slots__ = (
-        "__weakref__", "_aborted", "_close_started", "_close_timeout", "_closed", "_deadlines",
-        "_goto", "_input_over", "_opened_by", "_reported", "_scope", "_task", "bytes_in",
-        "close_now", "closes_on_end_of_input", "closing", "config", "dropped_in", "emit",
-        "inbound", "lifecycle", "messages_in", "now", "outbox", "peer", "plan", "policies",
-        "read_at", "reading", "receive", "saw_end_of_input", "source", "stage", "stage_over",
-        "stream",
+        "__weakref__", "_aborted", "_deadlines", "_opened_by", "_scope", "bytes_in", "close_now",
+        "close_started", "close_timeout", "closed", "closes_on_end_of_input", "closing", "config",
+        "dropped_in", "emit", "goto_key", "inbound", "input_over", "lifecycle", "messages_in",
+        "now", "outbox", "peer", "plan", "policies", "read_at", "reading", "receive", "reported",
+        "saw_end_of_input", "source", "stage", "stage_over", "stream", "task", "visit",
     )
 
     def __init__(
@@ -139,14 +116,21 @@ class Connection:
         self._deadlines: Deadlines | None = None
         #: Cancelled to stop the current stage's reading (a stage end or a close request).
         self.reading = trio.CancelScope()
-        self._goto: Any = _NO_GOTO
-        self._close_timeout = config.close_timeout
-        self._input_over = Latch()
-        self._closed = Latch()
-        self._close_started = False
+        #: The stage ``goto`` chose during this stage, and this stage's visit (see
+        #: :mod:`.stages`).
+        self.goto_key: Any = NO_GOTO
+        self.visit: Visit | None = None
+        #: The close's state (see :mod:`.closing`): its no-progress timeout, whether it has
+        #: begun, the peer's input being over (EOF, or quiet while closing), the stream closed,
+        #: ``Disconnected`` reported.
+        self.close_timeout = config.close_timeout
+        self.close_started = False
+        self.input_over = Latch()
+        self.closed = Latch()
+        self.reported = False
         self._aborted = False
-        self._reported = False
-        self._task: trio.lowlevel.Task | None = None
+        #: The connection's own task, once it runs: the one that closes.
+        self.task: trio.lowlevel.Task | None = None
         self._scope: trio.CancelScope | None = None
 
     # ------------------------------------------------------------------ counters
@@ -175,7 +159,7 @@ class Connection:
 
     async def run(self) -> None:
         """Run every stage, then close; fire the connection events exactly once."""
-        self._task = trio.lowlevel.current_task()
+        self.task = trio.lowlevel.current_task()
         await self.emit(Connected(self.peer))
         try:
             async with trio.open_nursery() as nursery:
@@ -184,7 +168,7 @@ class Connection:
                 if Deadlines.wanted(self, self._opened_by):
                     self._deadlines = keeper().file(self, self._opened_by)
                 try:
-                    await self._run_stages()
+                    await run_stages(self)
                 except BROKEN as exc:
                     if not self.closing:
                         self.abort(DisconnectReason.RESET, exc)
@@ -198,88 +182,16 @@ class Connection:
             if self._deadlines is not None:
                 self._deadlines.leave()
                 self._deadlines = None
-            if not self._closed.is_set():
-                self.outbox.abandon()
-                with trio.CancelScope(shield=True):
-                    await trio.aclose_forcefully(self.stream)
-                self.lifecycle.advance(State.CLOSED)
-                self._closed.set()
+            await closing.close_at_once(self)
             with trio.CancelScope(shield=True):
-                await self._report_disconnected()
+                await closing.report_disconnected(self)
             self._release()
-
-    async def _run_stages(self) -> None:
-        stage = self.stage
-        leftover = b""
-        while True:
-            self._enter(stage)
-            first = self.inbound.decode(leftover) if leftover else None
-            started = trio.current_time()
-            before = (self.messages_in, self.messages_out, self.bytes_in, self.bytes_out)
-            await self.emit(PeerArrived(self.peer, stage.name))
-            try:
-                if stage.processor.kind.inline:
-                    with self.reading:
-                        await InlineStage(self, stage).run(first)
-                else:
-                    await run_streamed_stage(self, stage, first)
-            finally:
-                stats = StageStats(
-                    self.messages_in - before[0],
-                    self.messages_out - before[1],
-                    self.bytes_in - before[2],
-                    self.bytes_out - before[3],
-                    trio.current_time() - started,
-                )
-                with trio.CancelScope(shield=True):
-                    await self.emit(PeerLeft(self.peer, stage.name, stats))
-            if self.closing:
-                return
-            following = self._next_stage(stats)
-            if following is None:
-                return
-            leftover = self.inbound.unconsumed()
-            stage = following
-            await trio.lowlevel.checkpoint()  # transitions can always be cancelled
-
-    def _enter(self, stage: CompiledStage) -> None:
-        limit = self.config.max_message_size
-        self.stage = stage
-        self.inbound.enter(stage.side.codec.decoder(limit))
-        self.outbox.use(stage.side.codec.encoder(limit), _frame_counter(stage.mirror))
-        self.stage_over = self.closing
-        self.saw_end_of_input = False
-        self._goto = _NO_GOTO
-        self.reading = trio.CancelScope()
-
-    def _next_stage(self, stats: StageStats) -> CompiledStage | None:
-        """The stage to go on with, or None after deciding why the connection ends."""
-        key = self._goto
-        ended_by_peer = self.inbound.eof and (
-            self.stage.processor.kind.inline or self.saw_end_of_input
-        )
-        if key is _NO_GOTO:
-            router = self.plan.router
-            key = router(self.peer) if router is not None else None
-            idle = not (stats.messages_in or stats.messages_out or self.inbound.unhandled())
-            if key is not None and self.inbound.eof and idle:
-                key = None  # input is over and the stage did nothing: moving on could only loop
-        if key is None:
-            ended = DisconnectReason
-            self.end(ended.PEER_CLOSED if ended_by_peer else ended.PROCESSOR_ENDED)
-            return None
-        stage = self.plan.stages.get(key)
-        if stage is None:
-            error = StageError(f"{self.peer!r}: no stage {key!r} in this service")
-            logger.error("%s; closing the connection", error)
-            self.end(DisconnectReason.STAGE_ERROR, error)
-        return stage
 
     def goto(self, key: Any) -> None:
         if key not in self.plan.stages:
             stages = list(self.plan.stages)
             raise StageError(f"no stage {key!r} in this service (it has {stages})")
-        self._goto = key
+        self.goto_key = key
         self.stage_over = True
 
     def read_failed(self, error: BaseException) -> None:
@@ -291,7 +203,7 @@ class Connection:
         """The peer's input has ended (EOF)."""
         self.inbound.eof = True
         self.inbound.queue.close()
-        self._input_over.set()
+        self.input_over.set()
 
     # ------------------------------------------------------------------ outbound
 
@@ -301,8 +213,8 @@ class Connection:
     async def put_slow(self, data: bytes, count: int) -> None:
         """Queue replies the engine holds (a handler's, a hook's) as the outgoing policy says;
         if that fails they were produced and never written: they count as unsent."""
-        await self.outbox.put_slow(
-            data, count, self.config.outgoing_retry, self._slow_peer, count_unsent=True
+        await put_slow(
+            self.outbox, data, count, self.config.outgoing_retry, self._slow_peer, count_unsent=True
         )
 
     async def move_replies(self) -> None:
@@ -346,40 +258,25 @@ class Connection:
         """
         self.end(reason, error)
         if timeout is not None:
-            self._close_timeout = timeout
+            self.close_timeout = timeout
         self.closing = True
         self.close_now = self.close_now or now
         self.stage_over = True
         self.inbound.queue.close()
-        if now or trio.lowlevel.current_task() is not self._task:
+        if now or trio.lowlevel.current_task() is not self.task:
             self.reading.cancel()
+
+    async def close(self) -> None:
+        """Close gracefully, in the connection's task (see :func:`.closing.close`)."""
+        await closing.close(self)
 
     async def flush_and_close(self, timeout: float | None = None) -> int:  # noqa: ASYNC109
         """Close now; return how many queued messages did not reach the kernel."""
-        self.request_close(DisconnectReason.CLOSED, now=True, timeout=timeout)
-        if trio.lowlevel.current_task() is self._task:
-            await self.close()
-        else:
-            await self._closed.wait()
-        return self.outbox.unsent
+        return await closing.flush_and_close(self, timeout)
 
     async def shutdown(self, grace: float | None) -> None:
-        """The service is terminating: tell the logic, let it flush, close.
-
-        What the ``ServiceTerminating`` callback sends is queued even past a full queue (it is
-        the peer's last message), and the callback gets at most ``grace`` seconds.
-        """
-        self.end(DisconnectReason.SHUTDOWN)
-        self.stage_over = True  # nothing more is handled: the goodbye is the last message
-        self.inbound.queue.close()
-        self.outbox.last_words = True  # a goodbye sent now goes, even past a full queue
-        try:
-            with trio.move_on_after(self._close_timeout if grace is None else grace):
-                await self.emit(ServiceTerminating(self.peer))
-        finally:
-            self.outbox.last_words = False
-            self.outbox.close()  # nothing a processor sends from now on goes after the goodbye
-        await self.flush_and_close(grace)
+        """The service is terminating (see :func:`.closing.shutdown`)."""
+        await closing.shutdown(self, grace)
 
     def abort(
         self,
@@ -400,81 +297,6 @@ class Connection:
         if not self.closing:
             self.abort(DisconnectReason.RESET, error)
 
-    async def close(self) -> None:
-        """Flush, shut the write side, drain the peer's input, close (see the module docstring).
-
-        Runs in the connection's task; other tasks request a close and wait for it.
-        """
-        if self._close_started:
-            await self._closed.wait()
-            return
-        self._close_started = True
-        self.closing = True  # a caller-driven client may still receive what was read
-        self.lifecycle.advance(State.CLOSING)
-        self.inbound.queue.close()
-        outbox = self.outbox
-        outbox.close()
-        try:
-            async with trio.open_nursery() as nursery:
-                if not self._input_over.is_set():
-                    nursery.start_soon(self._discard_input)
-                if not await outbox.flush(self._close_timeout):
-                    outbox.abandon()
-                elif await self._shut_write_side():
-                    self.lifecycle.advance(State.DRAINING)
-                    with trio.move_on_after(self._close_timeout):
-                        await self._input_over.wait()  # the peer's EOF, or a quiet input
-                nursery.cancel_scope.cancel()
-        finally:
-            with (
-                trio.CancelScope(shield=True),
-                trio.move_on_after(_STREAM_CLOSE_TIMEOUT),
-                contextlib.suppress(*BROKEN),
-            ):
-                await self.stream.aclose()
-            self.lifecycle.advance(State.CLOSED)
-            self._closed.set()
-        await self._report_disconnected()
-
-    async def _shut_write_side(self) -> bool:
-        if not isinstance(self.stream, trio.abc.HalfCloseableStream):
-            return False
-        try:
-            await self.stream.send_eof()
-        except (*BROKEN, trio.BusyResourceError):
-            return False
-        return True
-
-    async def _discard_input(self) -> None:
-        """Read and drop the peer's input while closing, until its EOF or until it has been
-        quiet for ``close_quiet``: unread input would make the kernel reset the connection when
-        it closes, destroying what was written and not yet read by the peer."""
-        size = self.config.receive_size
-        quiet_for = math.inf if self.config.close_quiet is None else self.config.close_quiet
-        try:
-            while True:
-                with trio.move_on_after(quiet_for) as quiet:
-                    data = await self.receive(size)
-                if quiet.cancelled_caught or not data:
-                    break  # a peer that sends nothing more cannot be reset by our close
-                self.bytes_in += len(data)
-        except BROKEN:
-            pass
-        self._input_over.set()
-
-    async def _report_disconnected(self) -> None:
-        if self._reported:
-            return
-        self._reported = True
-        lifecycle = self.lifecycle
-        if lifecycle.reason is None:
-            lifecycle.end(DisconnectReason.PROCESSOR_ENDED)
-        assert lifecycle.reason is not None
-        with trio.move_on_after(_DISCONNECT_EVENT_TIMEOUT) as scope:
-            scope.shield = True
-            await self.emit(Disconnected(self.peer, lifecycle.reason, lifecycle.error))
-        self.peer.session.clear()
-
     def _release(self) -> None:
         """Let go of every buffer and break every reference cycle: a finished connection is
         freed by reference counting alone, its peer too once nobody holds it."""
@@ -482,19 +304,8 @@ class Connection:
         self.outbox.release()
         self.peer._release()
         del self.policies, self.source
-        self._task = None
+        self.task = None
         self._scope = None
-
-
-@functools.lru_cache(maxsize=64)
-def _frame_counter(mirror: CompiledCodec) -> Callable[[bytes], int]:
-    """How many whole frames a prefix of what this end wrote holds (the other end's codec);
-    one per codec, shared by every connection."""
-
-    def count(data: bytes) -> int:
-        return len(mirror.decoder().decode(data).messages)
-
-    return count
 
 
 def _is_cancelled(exc: BaseException) -> bool:

@@ -20,12 +20,12 @@ written part with the other end's codec.  On other streams (TLS) a buffer counts
 ``send_all`` returns.
 
 Error policy: a broken stream (reset, EPIPE) is reported once through ``on_broken``; a flush
-gives up only when the peer takes nothing for the no-progress timeout.
+gives up only when the peer takes nothing for the no-progress timeout.  A full queue is
+:mod:`.senders`' business: the senders waiting for room, in turn, as the retry policy says.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -38,11 +38,9 @@ from ..errors import ConnectionClosed, EncodeError, QueueFull
 from .budget import Share
 from .lazy import Lot
 from .queue import BatchQueue
-from .retry import Outcome, wait_for_room
+from .senders import Waiting, force_waiting, put_slow
 
 __all__ = ["Outbox"]
-
-logger = logging.getLogger("trio_reactive")
 
 #: Most bytes handed to one write: bounds the copy made to coalesce a backlog.
 _MAX_WRITE = 1 << 22
@@ -53,48 +51,14 @@ _Item = tuple[bytes, int, int, Callable[[bytes], int]]
 _Encoder = Any  # an Encoder of the wire layer: encode(message), encode_batch(messages)
 
 
-class _Waiting:
-    """A sender waiting for room: its buffer, and whether it was queued (or dropped)."""
-
-    __slots__ = ("count", "data", "done")
-
-    def __init__(self, data: bytes, count: int) -> None:
-        self.data = data
-        self.count = count
-        self.done = False
-
-
 class Outbox:
     """See the module docstring.  ``messages_out``/``bytes_out`` count what the kernel took."""
 
     __slots__ = (
-        "_count_frames",
-        "_encode",
-        "_encode_batch",
-        "_fd",
-        "_flight_written",
-        "_in_flight",
-        "_now",
-        "_on_broken",
-        "_progress",
-        "_queue",
-        "_raw",
-        "_spawn",
-        "_stamp_idle",
-        "_stream",
-        "_turn",
-        "_waiting",
-        "_writer_running",
-        "_writer_scope",
-        "bytes_out",
-        "dropped",
-        "encode_errors",
-        "frames",
-        "last_words",
-        "messages_out",
-        "progress_at",
-        "replies",
-        "unsent",
+        "_count_frames", "_encode", "_encode_batch", "_fd", "_flight_written", "_in_flight", "_now",
+        "_on_broken", "_progress", "_raw", "_spawn", "_stamp_idle", "_stream", "_writer_running",
+        "_writer_scope", "bytes_out", "dropped", "encode_errors", "frames", "last_words",
+        "messages_out", "progress_at", "queue", "replies", "turn", "unsent", "waiting",
     )
 
     def __init__(
@@ -105,7 +69,7 @@ class Outbox:
         share: Share | None = None,
     ) -> None:
         self._stream = stream
-        self._queue: BatchQueue[_Item] = BatchQueue(
+        self.queue: BatchQueue[_Item] = BatchQueue(
             config.outgoing_capacity, config.outgoing_capacity_bytes, share
         )
         self._raw = (
@@ -123,9 +87,10 @@ class Outbox:
         self._progress = Lot()
         self._writer_running = False
         self._writer_scope = trio.CancelScope()
-        #: Senders waiting for room, oldest first: nobody overtakes them.
-        self._waiting: list[_Waiting] = []  # few: a deque's first block is 600 bytes
-        self._turn = Lot()
+        #: Senders waiting for room, oldest first, and where they wait for their turn: nobody
+        #: overtakes them (see :mod:`.senders`).
+        self.waiting: list[Waiting] = []  # few: a deque's first block is 600 bytes
+        self.turn = Lot()
         self._spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None
         self._encode: Callable[[Any], bytes] = _no_stage
         self._encode_batch: Callable[[Sequence[Any]], bytes] = _no_stage
@@ -152,7 +117,7 @@ class Outbox:
     def start(self, spawn: Callable[[Callable[[], Awaitable[None]]], None]) -> None:
         """Give the outbox a nursery to start its writer in (when first needed)."""
         self._spawn = spawn
-        if self._queue.weight:
+        if self.queue.weight:
             self._start_writer()
 
     def use(self, encoder: _Encoder, count_frames: Callable[[bytes], int]) -> None:
@@ -166,30 +131,30 @@ class Outbox:
 
     @property
     def closed(self) -> bool:
-        return self._queue.closed
+        return self.queue.closed
 
     @property
     def pending(self) -> int:
         """Messages queued or being written, not yet wholly taken by the kernel."""
-        return self._queue.weight
+        return self.queue.weight
 
     @property
     def pending_bytes(self) -> int:
         """Bytes queued or being written, not yet taken by the kernel."""
-        return self._queue.size - self._flight_written
+        return self.queue.size - self._flight_written
 
     @property
     def capacity(self) -> int:
-        return self._queue.capacity
+        return self.queue.capacity
 
     @property
     def has_room(self) -> bool:
-        return self._queue.has_room
+        return self.queue.has_room
 
     @property
     def idle(self) -> bool:
         """Nothing is queued or being written (a heartbeat, which weighs nothing, included)."""
-        queue = self._queue
+        queue = self.queue
         return not (queue.weight or queue.size or self._in_flight)
 
     # ------------------------------------------------------------------ putting
@@ -206,15 +171,15 @@ class Outbox:
         """
         if self.replies:
             self._force_replies()
-        if self._waiting:
+        if self.waiting:
             if not self.last_words:
                 return False
-            self._force_waiting()
+            force_waiting(self)
         return self.offer(data, count, force=self.last_words)
 
     def offer(self, data: bytes, count: int, *, force: bool = False) -> bool:
         """:meth:`put` without the collected replies; ``force`` ignores the capacity."""
-        queue = self._queue
+        queue = self.queue
         if queue.closed:
             return False
         written = 0
@@ -246,92 +211,23 @@ class Outbox:
         """Write ``data``, a heartbeat frame, if nothing else is queued (when something is,
         the peer has bytes coming anyway).  It is no message: it counts in ``bytes_out`` only,
         and weighs nothing against the capacity."""
-        if not self._queue.closed and self.idle:
+        if not self.queue.closed and self.idle:
             self.offer(data, 0, force=True)
 
     def send_nowait(self, message: Any) -> None:
         """Queue one message or raise :class:`QueueFull` / :class:`ConnectionClosed` at once."""
         data = self._encode(message)
         if not self.put(data, 1):
-            if self._queue.closed:
+            if self.queue.closed:
                 raise ConnectionClosed("the connection is closed")
-            raise QueueFull(f"outgoing queue full ({self._queue.capacity} messages)")
+            raise QueueFull(f"outgoing queue full ({self.queue.capacity} messages)")
 
     async def send(self, message: Any, policy: RetryPolicy, on_slow: Callable[[], None]) -> None:
-        """Queue one message; when the queue is full, follow ``policy`` (see :meth:`put_slow`)."""
+        """Queue one message; when the queue is full, follow ``policy`` (see
+        :func:`.senders.put_slow`)."""
         data = self._encode(message)
         if not self.put(data, 1):
-            await self.put_slow(data, 1, policy, on_slow)
-
-    async def put_slow(
-        self,
-        data: bytes,
-        count: int,
-        policy: RetryPolicy,
-        on_slow: Callable[[], None],
-        *,
-        count_unsent: bool = False,
-    ) -> None:
-        """The queue is full: wait, drop or give up as ``policy`` says.
-
-        A dropped buffer is counted in :attr:`dropped`, and the sender then waits for room, so
-        that a producer that never waits cannot spin on a full queue.  ``on_slow`` is called
-        when the policy gives up; then, as when the outbox is closed, this raises
-        :class:`ConnectionClosed`.  ``count_unsent``: a buffer that is never queued (closed,
-        given up, cancelled) counts in :attr:`unsent` — for what the engine holds; a caller of
-        ``send`` learns it from the exception instead.
-        """
-        entry = _Waiting(data, count)
-        self._waiting.append(entry)
-        try:
-            await self._wait_and_put(entry, policy, on_slow)
-        finally:
-            if not entry.done:
-                if count_unsent:
-                    self.unsent += count  # closed, given up or cancelled: never written
-                entry.done = True
-            if entry in self._waiting:
-                self._waiting.remove(entry)
-            self._turn.unpark_all()
-
-    async def _wait_and_put(
-        self, entry: _Waiting, policy: RetryPolicy, on_slow: Callable[[], None]
-    ) -> None:
-        queue = self._queue
-        while not entry.done:
-            if queue.closed:
-                raise ConnectionClosed("the connection is closed")
-            if self._waiting[0] is not entry:
-                await self._turn.park()  # senders waiting before this one go first
-                continue
-            outcome = await wait_for_room(queue, policy)
-            if entry.done:
-                return  # forced into the queue meanwhile (a close, a goodbye)
-            if outcome is Outcome.ROOM:
-                if self.offer(entry.data, entry.count):
-                    entry.done = True
-            elif outcome is Outcome.DROP:
-                if not self.dropped:
-                    logger.warning(
-                        "outgoing queue full: dropping messages as the retry policy says "
-                        "(counted in peer.dropped from now on)"
-                    )
-                self.dropped += entry.count
-                entry.done = True
-                self._waiting.remove(entry)
-                self._turn.unpark_all()
-                await queue.wait_not_full()
-            else:
-                on_slow()
-                raise ConnectionClosed("the outgoing queue stayed full")
-
-    def _force_waiting(self) -> None:
-        """Queue every waiting sender's buffer, in order, whatever the capacity."""
-        while self._waiting:
-            entry = self._waiting.pop(0)
-            entry.done = True
-            self.offer(entry.data, entry.count, force=True)
-        self._turn.unpark_all()
+            await put_slow(self, data, 1, policy, on_slow)
 
     def take_replies(self) -> tuple[bytes, int] | None:
         """The collected replies, encoded into one buffer (None if there are none).
@@ -376,7 +272,7 @@ class Outbox:
         try:
             with self._writer_scope:
                 while True:
-                    items = await self._queue.take_all(hold=True)
+                    items = await self.queue.take_all(hold=True)
                     if not items:
                         return
                     flight = self._in_flight
@@ -434,7 +330,7 @@ class Outbox:
             written -= left
             flight.popleft()
             self.messages_out += count
-            self._queue.release(count, left)
+            self.queue.release(count, left)
         self._flight_written = written
         if self._progress:
             self._progress.unpark_all()
@@ -445,8 +341,8 @@ class Outbox:
         """Take nothing more; what is queued is still written (see :meth:`flush`)."""
         if self.replies:
             self._force_replies()
-        self._force_waiting()
-        self._queue.close()
+        force_waiting(self)
+        self.queue.close()
 
     async def flush(self, no_progress: float) -> bool:
         """Wait until all is written; give up (False) once the peer takes nothing for
@@ -464,11 +360,11 @@ class Outbox:
 
     def abandon(self) -> int:
         """Stop writing now; count every message not wholly taken by the kernel as unsent."""
-        self._queue.close()
+        self.queue.close()
         self._writer_scope.cancel()
         flight = self._in_flight or deque()
-        items = [*flight, *self._queue.take_all_held()]
-        self._queue.clear()
+        items = [*flight, *self.queue.take_all_held()]
+        self.queue.clear()
         unsent = 0
         for index, (data, start, count, count_frames) in enumerate(items):
             done = start + (self._flight_written if index == 0 and flight else 0)

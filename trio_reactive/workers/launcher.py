@@ -3,7 +3,7 @@
 A trio program runs on one core.  Connections share nothing (a session lives and dies with its
 connection), so a server grows past one core the way it grows past one machine: more processes
 behind one address.  :func:`serve_workers` is the launcher; each worker is a process of its own
-running :func:`~trio_reactive.server.serve_listeners` on the same port:
+running :func:`~trio_reactive.serving.serve_listeners` on the same port:
 
 * **SO_REUSEPORT** (Linux; ``SO_REUSEPORT_LB`` on FreeBSD): every worker binds its own
   listening socket to the port and the kernel spreads new connections over them evenly.  The
@@ -44,7 +44,8 @@ import trio
 
 from ..composite import Service
 from ..config import Config
-from ..server import as_service, serve_listeners
+from ..server import as_service
+from ..serving import serve_listeners
 
 __all__ = ["REUSE_PORT_OPTION", "load_app", "serve_workers"]
 
