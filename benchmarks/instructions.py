@@ -150,7 +150,9 @@ def _totals(dump: str) -> dict[str, int]:
             if line.startswith("events:"):
                 names = line.split()[1:]
             elif line.startswith(("summary:", "totals:")) and names:
-                return dict(zip(names, map(int, line.split()[1:]), strict=True))
+                values = [int(value) for value in line.split()[1:]]
+                values += [0] * (len(names) - len(values))  # trailing zeros are left out
+                return dict(zip(names, values, strict=True))
     raise ValueError(f"{dump}: no instruction total")
 
 

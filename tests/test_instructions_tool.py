@@ -43,6 +43,10 @@ def test_the_dump_totals_are_read_by_event(tmp_path: Path) -> None:
     assert instructions._totals(str(dump)) == {
         "Ir": 100, "Dr": 40, "Dw": 20, "I1mr": 3, "D1mr": 2, "D1mw": 1
     }
+    dump.write_text("events: Ir I1mr D1mr ILmr DLmr\nsummary: 100 3 2\n")  # zeros left out
+    assert instructions._totals(str(dump)) == {
+        "Ir": 100, "I1mr": 3, "D1mr": 2, "ILmr": 0, "DLmr": 0
+    }
     dump.write_text("events: Ir\n")
     with pytest.raises(ValueError, match="no instruction total"):
         instructions._totals(str(dump))
