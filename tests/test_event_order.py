@@ -227,7 +227,8 @@ async def test_a_reconnecting_client_keeps_the_order_on_every_connection() -> No
 
 
 @pytest.mark.parametrize("shape", list(PROCESSORS))
-async def test_a_server_connection_the_client_closed_keeps_the_order(shape: str) -> None:
+@pytest.mark.parametrize("ended_by", ["the client", "shutdown"])
+async def test_a_server_connection_keeps_the_order(shape: str, ended_by: str) -> None:
     proto = protocol()
     events = Recorder()
     with trio.fail_after(10):
@@ -236,23 +237,12 @@ async def test_a_server_connection_the_client_closed_keeps_the_order(shape: str)
             async with tr.connect(proto, "127.0.0.1", server.port) as conn:
                 await conn.send(Ping(1))
                 assert await conn.receive() == Pong(1, 2)
-            await events.wait_for(tr.Disconnected)
+                if ended_by == "shutdown":
+                    await server.shutdown()
+            if ended_by == "the client":
+                await events.wait_for(tr.Disconnected)
             assert story(events) == one_stage()
             await server.shutdown()
-
-
-@pytest.mark.parametrize("shape", list(PROCESSORS))
-async def test_a_server_connection_closed_by_shutdown_keeps_the_order(shape: str) -> None:
-    proto = protocol()
-    events = Recorder()
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, proto, PROCESSORS[shape], on_event=events)
-            async with tr.connect(proto, "127.0.0.1", server.port) as conn:
-                await conn.send(Ping(1))
-                assert await conn.receive() == Pong(1, 2)
-                await server.shutdown()
-            assert story(events) == one_stage()
 
 
 async def test_a_server_stream_processor_closing_its_peer_keeps_the_order() -> None:

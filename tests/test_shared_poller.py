@@ -39,6 +39,16 @@ def _source_of(peer: tr.Peer) -> Any:
     return type(peer._conn.source)  # type: ignore[union-attr]
 
 
+def _recording_sources(seen: list[type]) -> Any:
+    """A Ping/Pong handler that notes which source read each message's connection."""
+
+    def handler(peer: tr.Peer, message: Any) -> Any:
+        seen.append(_source_of(peer))
+        return Pong(message.n, message.n * 2)
+
+    return handler
+
+
 async def _ping_pong(proto: tr.Protocol, port: int, rounds: int, config: tr.Config) -> None:
     async with tr.connect(proto, "127.0.0.1", port, config=config) as conn:
         for n in range(rounds):
@@ -65,10 +75,7 @@ async def test_many_connections_of_every_shape_are_served_by_the_poller(
 async def test_plain_sockets_use_the_poller_and_the_switch_turns_it_off() -> None:
     proto = protocol("fixed")
     seen: list[type] = []
-
-    def handler(peer: tr.Peer, message: Any) -> Any:
-        seen.append(_source_of(peer))
-        return Pong(message.n, message.n * 2)
+    handler = _recording_sources(seen)
 
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
@@ -208,10 +215,7 @@ async def test_unix_socket_connections_use_the_poller_on_both_ends(tmp_path: Any
     proto = protocol("variable")
     path = tmp_path / "poller.sock"
     seen: list[type] = []
-
-    def handler(peer: tr.Peer, message: Any) -> Any:
-        seen.append(_source_of(peer))
-        return Pong(message.n, message.n * 2)
+    handler = _recording_sources(seen)
 
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:

@@ -10,12 +10,10 @@ its close_notify or EOF, or until it has been quiet for ``close_quiet``, bounded
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import pytest
 import trio
-import trustme
 
 import trio_reactive as tr
 from tests.engine_support import Ping, Pong, Recorder, protocol, start_server
@@ -27,16 +25,6 @@ pytestmark = pytest.mark.timeout(60)
 REPLIES = 2_000
 #: Requests the client sends after the one that makes the server close.
 MORE = 50_000
-
-
-@pytest.fixture(scope="module")
-def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    authority.configure_trust(client_context)
-    return server_context, client_context
 
 
 def answer_then_close(peer: tr.Peer, message: Any) -> Any:
@@ -61,11 +49,11 @@ async def keep_sending(stream: trio.SSLStream[Any], encoder: Any, sent: trio.Eve
 
 
 async def test_a_tls_client_still_sending_gets_every_reply_written_before_the_close(
-    contexts: Any,
+    tls_contexts: Any,
 ) -> None:
     """The client reads nothing until it has sent everything, so the replies wait unread in
     its socket while the server closes: a reset would destroy them."""
-    server_context, client_context = contexts
+    server_context, client_context = tls_contexts
     proto = protocol()
     codec = proto.side("client").codec
     encoder, decoder = codec.encoder(), codec.decoder()
@@ -103,10 +91,10 @@ async def test_a_tls_client_still_sending_gets_every_reply_written_before_the_cl
     assert received == [Pong(0, k) for k in range(REPLIES)]
 
 
-async def test_a_tls_close_with_an_idle_peer_does_not_wait_for_quiet(contexts: Any) -> None:
+async def test_a_tls_close_with_an_idle_peer_does_not_wait_for_quiet(tls_contexts: Any) -> None:
     """Neither end sends anything while the other closes, so neither waits: a ``close_quiet``
     longer than the test's deadline would fail it if either close drained."""
-    server_context, client_context = contexts
+    server_context, client_context = tls_contexts
     proto = protocol()
     config = tr.Config(close_quiet=600)
     events = Recorder()
